@@ -1,0 +1,5 @@
+import sys
+
+from edujax.cli import main
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""Command line: `python -m edujax list | sweep | plot`.
+
+Every user mistake is a `UserError`: one line on stderr, exit status 2, and
+nothing under `--out` touched. Inputs are all checked before the first sweep.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edujax import grid as axes
+from edujax import plots, registry
+from edujax.errors import UserError
+from edujax.experiment import check_steps
+from edujax.outcomes import OUTCOMES
+from edujax.result import SUMMARY, SweepResult, atomic_dir
+from edujax.runner import sweep
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def parse_axis(spec: str, grid, defaults) -> axes.Axis:
+    """`NAME=START:STOP:NUM[:log|:linear]`, or `NAME=NUM` for a seed axis."""
+    name, sep, body = spec.partition("=")
+    if not sep or not name:
+        raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM")
+    existing = next((a for a in grid.axes if a.name == name), None)
+    if existing is None and name not in defaults:
+        raise UserError(f"--grid {spec!r}: no hyperparameter {name!r} (axes: {', '.join(grid.names)};"
+                        f" other hyperparameters: {', '.join(defaults) or 'none'})")
+    parts = body.split(":")
+    try:
+        if existing is not None and existing.scale == "seed":
+            if len(parts) != 1:
+                raise UserError(f"--grid {spec!r}: a seed axis takes a count, e.g. {name}=8")
+            return axes.seeds(float(parts[0]), name=name)
+        if existing is not None and existing.scale == "points":
+            raise UserError(f"--grid {spec!r}: axis {name!r} lists explicit points and cannot be set from the command line")
+        scale = parts.pop() if len(parts) == 4 else (existing.scale if existing is not None else "linear")
+        if len(parts) != 3 or scale not in ("log", "linear"):
+            raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM, optionally followed by :log or :linear")
+        start, stop, num = float(parts[0]), float(parts[1]), float(parts[2])
+    except ValueError:
+        raise UserError(f"--grid {spec!r}: START, STOP and NUM must be numbers") from None
+    label = existing.label if existing is not None else ""
+    make = axes.logspace if scale == "log" else axes.linspace
+    return make(name, start, stop, num, label=label)
+
+
+def cmd_list(args) -> int:
+    for name, path in registry.available().items():
+        experiment = registry.load_file(path)
+        print(f"{name:24s} {experiment.grid!r:48s} {experiment.description}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    if args.steps is not None:
+        check_steps(args.steps)
+    if args.chunk_size is not None and args.chunk_size <= 0:
+        raise UserError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    names = args.experiments or [n for n, p in registry.available().items() if registry.load_file(p).default]
+    plans = []
+    for name in names:  # load and validate everything before running anything
+        experiment = registry.load(name)
+        grid = experiment.grid
+        for spec in args.grid:
+            grid = grid.replace(parse_axis(spec, grid, experiment.defaults))
+        plans.append((experiment, grid))
+    for experiment, grid in plans:
+        result = sweep(experiment, grid, args.steps, seed=args.seed, chunk_size=args.chunk_size)
+        with atomic_dir(out / experiment.name) as tmp:
+            result.save(tmp, plots.render(result, tmp, experiment))
+        info = result.info
+        shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
+        print(f"{experiment.name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
+              f" | run {info['run_s']:.2f} s ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}", flush=True)
+    plots.write_index(out)
+    print(f"wrote {out}/README.md")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    for directory in map(Path, args.dirs):
+        targets = [directory] if (directory / SUMMARY).is_file() else sorted(p.parent for p in directory.glob(f"*/{SUMMARY}"))
+        if not targets:
+            raise UserError(f"{directory}: no saved sweep here (no {SUMMARY})")
+        for target in targets:
+            result = SweepResult.load(target)
+            experiment = registry.available().get(result.experiment)
+            experiment = registry.load_file(experiment) if experiment else None
+            with atomic_dir(target) as tmp:
+                result.save(tmp, plots.render(result, tmp, experiment))
+            print(f"redrew {target}")
+        if directory not in targets:
+            plots.write_index(directory)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="edujax", description="Sweep optimization experiments and draw what happened.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub.add_parser("list", help="list the experiments").set_defaults(run=cmd_list)
+    run = sub.add_parser("sweep", help="run experiments and write results",
+                         description=f"Outcomes: {', '.join(OUTCOMES)}.")
+    run.add_argument("experiments", nargs="*", metavar="NAME", help="experiment names or .py paths (default: all default experiments)")
+    run.add_argument("--steps", type=int, help="training steps per setting (default: the experiment's)")
+    run.add_argument("--grid", action="append", default=[], metavar="AXIS=START:STOP:NUM",
+                     help="replace (or add) a grid axis; repeatable")
+    run.add_argument("--out", default="results", help="results folder (default: results)")
+    run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
+    run.add_argument("--chunk-size", type=int, help="run at most this many settings at once")
+    run.set_defaults(run=cmd_sweep)
+    plot = sub.add_parser("plot", help="redraw figures from saved results")
+    plot.add_argument("dirs", nargs="+", metavar="DIR")
+    plot.set_defaults(run=cmd_plot)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except UserError as err:
+        print(f"edujax: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edujax: interrupted; results written so far are complete, nothing else was touched", file=sys.stderr)
+        return 130

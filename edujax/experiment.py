@@ -1,0 +1,117 @@
+"""The experiment API: pure functions plus a default grid.
+
+General form (two players, custom state, anything): an experiment gives
+
+    init(key, hparams) -> state
+    step(state, hparams) -> (state, metrics)
+
+where `hparams` maps column names to *traced* scalars (one grid point; the
+runner vmaps over points) and `metrics` is a dict of scalars measured at the
+state *before* the update, with at least ``"loss"``: the quantity the
+outcome classifier judges.
+
+Common form (params, a loss, an optax optimizer): `minimize` builds `init`
+and `step` from three functions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import jax
+import optax
+
+from edujax.errors import UserError
+from edujax.grid import Grid
+from edujax.outcomes import Criteria
+
+Hparams = Mapping[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Boundary:
+    """A theoretical limit drawn on the heatmap.
+
+    `value(hparams)` gives the limit on `axis` as a function of the other
+    hyperparameters (numpy arrays, one entry per point of the other axes);
+    a constant is a straight line, e.g. ``lr = 2 / λ_max``.
+    """
+
+    label: str
+    axis: str
+    value: Callable[[Mapping[str, Any]], Any]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Experiment:
+    """Everything edujax needs to sweep, classify and plot one problem.
+
+    `defaults` gives every hyperparameter the grid does not sweep (any of them
+    can become an axis); `global_min` is the known minimum the classifier
+    measures against (``None``: the lowest loss any run of the sweep reached);
+    `figures(result, out_dir) -> {file: description}` adds
+    experiment-specific plots to the standard ones.
+    """
+
+    name: str
+    init: Callable[[jax.Array, Hparams], Any]
+    step: Callable[[Any, Hparams], tuple[Any, Mapping[str, jax.Array]]]
+    grid: Grid
+    steps: int = 500
+    defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    global_min: float | None = None
+    criteria: Criteria = Criteria()
+    boundaries: tuple[Boundary, ...] = ()
+    description: str = ""
+    figures: Callable[..., Mapping[str, str]] | None = None
+    default: bool = True
+
+    def __post_init__(self):
+        if not self.name or not isinstance(self.name, str):
+            raise UserError("an experiment needs a non-empty name")
+        check_steps(self.steps)
+        for fn in ("init", "step"):
+            if not callable(getattr(self, fn)):
+                raise UserError(f"experiment {self.name!r}: {fn} must be a function")
+        if not isinstance(self.grid, Grid):
+            raise UserError(f"experiment {self.name!r}: grid must be an edujax Grid")
+
+
+def check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise UserError(f"steps must be a positive integer, got {steps!r}")
+    return steps
+
+
+def minimize(
+    *,
+    loss: Callable[[Any, Hparams], jax.Array],
+    params: Callable[[jax.Array, Hparams], Any],
+    optimizer: Callable[[Hparams], optax.GradientTransformation],
+    metrics: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None,
+    **experiment_fields,
+) -> Experiment:
+    """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
+
+    `params(key, hparams)` builds the starting point; `optimizer(hparams)`
+    builds the optimizer from the swept values. It is called inside the
+    compiled function, so its arguments are traced arrays: each grid point
+    gets its own learning rate without recompiling, which is what
+    `optax.inject_hyperparams` provides for optimizers built outside `jit`.
+    `metrics(params, hparams)` adds scalars to record (e.g. the position).
+    """
+
+    def init(key, hparams):
+        start = params(key, hparams)
+        return start, optimizer(hparams).init(start)
+
+    def step(state, hparams):
+        current, opt_state = state
+        value, grads = jax.value_and_grad(loss)(current, hparams)
+        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
+        recorded = {"loss": value, "grad_norm": optax.global_norm(grads)}
+        if metrics is not None:
+            recorded.update(metrics(current, hparams))
+        return (optax.apply_updates(current, updates), opt_state), recorded
+
+    return Experiment(init=init, step=step, **experiment_fields)

@@ -1,0 +1,157 @@
+"""Named grid axes and their Cartesian product.
+
+An axis sets one or more hyperparameter *columns*. A grid flattens the product
+of its axes into one row per setting (C order: the last axis varies fastest),
+so the runner can `vmap` over rows and the results can be reshaped back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+from edujax.errors import UserError
+
+SCALES = ("log", "linear", "seed", "points")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Axis:
+    """One dimension of a sweep.
+
+    `values` has shape (n,) for a single column, or (n, len(columns)) for a
+    `points` axis that sets several columns together (e.g. a start point).
+    """
+
+    name: str
+    values: np.ndarray
+    scale: str = "linear"
+    columns: tuple[str, ...] = ()
+    label: str = ""
+
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise UserError(f"axis {self.name!r}: unknown scale {self.scale!r} (use one of {', '.join(SCALES)})")
+        if not self.columns:
+            object.__setattr__(self, "columns", (self.name,))
+        values = np.asarray(self.values)
+        if len(values) == 0:
+            raise UserError(f"axis {self.name!r} is empty")
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            raise UserError(f"axis {self.name!r} has non-finite values")
+        if self.scale == "log" and np.any(values <= 0):
+            raise UserError(f"axis {self.name!r} is logarithmic, so its values must be positive")
+        expected_ndim = 2 if self.scale == "points" else 1
+        if values.ndim != expected_ndim or (expected_ndim == 2 and values.shape[1] != len(self.columns)):
+            raise UserError(f"axis {self.name!r}: values of shape {values.shape} do not match columns {self.columns}")
+        object.__setattr__(self, "values", values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+def _check_count(name: str, num) -> int:
+    if isinstance(num, float) and num.is_integer():
+        num = int(num)
+    if not isinstance(num, (int, np.integer)) or num < 1:
+        raise UserError(f"axis {name!r}: the number of values must be a positive integer, got {num!r}")
+    return int(num)
+
+
+def logspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
+    """`num` log-spaced values from `start` to `stop` (both included): learning rates."""
+    num = _check_count(name, num)
+    if not (start > 0 and stop > 0):
+        raise UserError(f"axis {name!r} is logarithmic, so start and stop must be positive (got {start}, {stop})")
+    values = np.geomspace(start, stop, num, dtype=np.float64).astype(np.float32)
+    return Axis(name, values, "log", label=label)
+
+
+def linspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
+    """`num` evenly spaced values from `start` to `stop` (both included): momentum, angles, positions."""
+    num = _check_count(name, num)
+    return Axis(name, np.linspace(start, stop, num, dtype=np.float64).astype(np.float32), "linear", label=label)
+
+
+def values(name: str, vals: Sequence[float], scale: str = "linear", label: str = "") -> Axis:
+    """An explicit list of values, e.g. a handful of penalty weights."""
+    return Axis(name, np.asarray(vals, dtype=np.float32), scale, label=label)
+
+
+def seeds(num: int, name: str = "seed", start: int = 0) -> Axis:
+    """`num` initialisation seeds; the runner folds the `seed` column into each run's PRNG key."""
+    num = _check_count(name, num)
+    return Axis(name, np.arange(start, start + num, dtype=np.int32), "seed", label="init seed")
+
+
+def points(name: str, pts, columns: Sequence[str], label: str = "") -> Axis:
+    """Explicit points that set several columns together, e.g. start points (x0, y0)."""
+    return Axis(name, np.asarray(pts, dtype=np.float32), "points", tuple(columns), label)
+
+
+class Grid:
+    """The Cartesian product of named axes."""
+
+    def __init__(self, *axes: Axis):
+        if not axes:
+            raise UserError("a grid needs at least one axis")
+        names = [a.name for a in axes]
+        columns = [c for a in axes for c in a.columns]
+        for seen, what in ((names, "axis"), (columns, "column")):
+            dup = sorted({n for n in seen if seen.count(n) > 1})
+            if dup:
+                raise UserError(f"grid has a duplicated {what}: {', '.join(dup)}")
+        self.axes = tuple(axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes)
+
+    def axis(self, name: str) -> Axis:
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise UserError(f"no axis {name!r} in the grid (axes: {', '.join(self.names)})")
+
+    def replace(self, new: Axis) -> "Grid":
+        """The same grid with axis `new.name` replaced, or appended if it is new."""
+        if new.name in self.names:
+            return Grid(*(new if a.name == new.name else a for a in self.axes))
+        return Grid(*self.axes, new)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Hyperparameter columns, one row per setting, flattened in C order."""
+        index = np.indices(self.shape).reshape(len(self.axes), -1)
+        cols = {}
+        for axis, idx in zip(self.axes, index):
+            picked = axis.values[idx]
+            if axis.scale == "points":
+                cols.update({c: picked[:, j] for j, c in enumerate(axis.columns)})
+            else:
+                cols[axis.name] = picked
+        return cols
+
+    def describe(self) -> list[dict]:
+        """A JSON-friendly description, stored in summary.json."""
+        return [
+            {"name": a.name, "scale": a.scale, "size": len(a), "columns": list(a.columns), "label": a.title,
+             "min": float(np.min(a.values)), "max": float(np.max(a.values))}
+            for a in self.axes
+        ]
+
+    def __repr__(self) -> str:
+        return "Grid(" + " × ".join(f"{a.name}[{len(a)}]" for a in self.axes) + ")"

@@ -1,0 +1,187 @@
+"""Figures drawn from a SweepResult alone, so `edujax plot DIR` can redraw them.
+
+Every plotting function takes a result and a path, writes one PNG and
+returns a one-line description of what it shows (collected into
+`summary.json` and `results/README.md`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from edujax.grid import Axis
+from edujax.outcomes import COLORS, OUTCOMES
+from edujax.result import SUMMARY, SweepResult, atomic_write
+
+OUTCOME_CMAP = ListedColormap([COLORS[o] for o in OUTCOMES])
+OUTCOME_NORM = BoundaryNorm(np.arange(len(OUTCOMES) + 1) - 0.5, len(OUTCOMES))
+MAX_FACETS = 6
+
+
+def majority(codes: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The most common outcome over `axes` (ties go to the earlier outcome)."""
+    if not axes:
+        return codes
+    tallies = np.stack([(codes == c).sum(axis=axes) for c in range(len(OUTCOMES))])
+    return tallies.argmax(0)
+
+
+def layout(result: SweepResult) -> tuple[list[int], list[int], list[int]]:
+    """Split grid dimensions into (drawn x/y, faceted, aggregated by majority).
+
+    Seed axes are always aggregated; of the others the first two are drawn,
+    the third becomes one panel per value, and any further ones are aggregated.
+    """
+    dims = [i for i, a in enumerate(result.axes) if a.scale != "seed"]
+    drawn, faceted, rest = dims[:2], dims[2:3], dims[3:]
+    aggregated = rest + [i for i, a in enumerate(result.axes) if a.scale == "seed"]
+    return drawn, faceted, aggregated
+
+
+def edges(axis: Axis) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres and edges along an axis (geometric on log axes, indices for points)."""
+    if axis.scale == "points" or len(axis) == 1:
+        centres = np.arange(len(axis), dtype=float) if axis.scale == "points" or axis.scale == "seed" else axis.values.astype(float)
+        half = np.diff(centres).mean() / 2 if len(centres) > 1 else max(abs(centres[0]) * 0.1, 0.5)
+        return centres, np.concatenate([centres - half, [centres[-1] + half]])
+    centres = axis.values.astype(float)
+    space = np.log(centres) if axis.scale == "log" else centres
+    mids = (space[1:] + space[:-1]) / 2
+    inner = np.concatenate([[2 * space[0] - mids[0]], mids, [2 * space[-1] - mids[-1]]])
+    return centres, np.exp(inner) if axis.scale == "log" else inner
+
+
+def _style_axis(ax, axis: Axis, which: str):
+    set_label, set_scale = (ax.set_xlabel, ax.set_xscale) if which == "x" else (ax.set_ylabel, ax.set_yscale)
+    set_label(axis.title if axis.scale != "points" else f"{axis.title} (index)")
+    if axis.scale == "log":
+        set_scale("log")
+    if len(axis) > 1 and axis.values.dtype.kind == "f" and axis.values.ndim == 1 and axis.values[0] > axis.values[-1]:
+        (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
+
+
+def _boundary_lines(ax, result, drawn, facet_index):
+    """Draw each theory boundary on the panel; `facet_index` picks the other dims."""
+    handles = []
+    names = [result.axes[i].name for i in drawn]
+    for style, boundary in zip(("--", ":", "-."), result.boundaries):
+        if boundary["axis"] not in names:
+            continue
+        others = [i for i in range(len(result.axes)) if result.axes[i].name != boundary["axis"]]
+        index = tuple(slice(None) if i in drawn else facet_index.get(i, 0) for i in others)
+        value = np.asarray(boundary["value"])[index] if others else np.asarray(boundary["value"])
+        along = [i for i in drawn if result.axes[i].name != boundary["axis"]]
+        if along:
+            other_centres = edges(result.axes[along[0]])[0]
+            points = (value, other_centres) if boundary["axis"] == names[0] else (other_centres, value)
+            line = ax.plot(*points, style, color="black", lw=1.8, label=boundary["label"])[0]
+        else:
+            line = ax.axvline(float(value), ls=style, color="black", lw=2, label=boundary["label"])
+        handles.append(line)
+    return handles
+
+
+def heatmap(result: SweepResult, path: Path) -> str:
+    """The categorical outcome map, with theory boundaries drawn on top."""
+    drawn, faceted, aggregated = layout(result)
+    codes = majority(result.outcome, tuple(aggregated))
+    keep = sorted(drawn + faceted)  # dims left after aggregation, in grid order
+    facet_values = [0] if not faceted else list(np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
+    fig = Figure(figsize=(6.4 * len(facet_values) ** 0.5 + 2.2 * (len(facet_values) > 1), 5.2), layout="constrained")
+    panels = fig.subplots(1, len(facet_values), squeeze=False)[0]
+    boundary_handles = []
+    for ax, facet in zip(panels, facet_values):
+        index = tuple(facet if faceted and dim == faceted[0] else slice(None) for dim in keep)
+        panel = codes[index]
+        x_axis = result.axes[drawn[0]]
+        x_centres, x_edges = edges(x_axis)
+        if len(drawn) > 1:
+            y_axis = result.axes[drawn[1]]
+            y_edges = edges(y_axis)[1]
+            ax.pcolormesh(x_edges, y_edges, panel.T, cmap=OUTCOME_CMAP, norm=OUTCOME_NORM, rasterized=True)
+            _style_axis(ax, y_axis, "y")
+        else:
+            ax.pcolormesh(x_edges, [0, 1], panel[None, :], cmap=OUTCOME_CMAP, norm=OUTCOME_NORM)
+            ax.set_yticks([])
+        _style_axis(ax, x_axis, "x")
+        facet_index = {faceted[0]: facet} if faceted else {}
+        boundary_handles = _boundary_lines(ax, result, drawn, facet_index) or boundary_handles
+        ax.set_xlim(x_edges[0], x_edges[-1])
+        if faceted:
+            fa = result.axes[faceted[0]]
+            ax.set_title(f"{fa.title} = {fa.values[facet]:.3g}", fontsize=10)
+    total = result.outcome.size
+    patches = [Patch(color=COLORS[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
+    fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
+    note = f" (majority over {', '.join(result.axes[i].title for i in aggregated)})" if aggregated else ""
+    fig.suptitle(f"{result.experiment}: outcome after {result.steps} steps, {total:,} settings{note}", fontsize=11)
+    fig.savefig(path, dpi=130)
+    drawn_names = " × ".join(result.axes[i].title for i in drawn)
+    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+
+
+def describe_setting(result: SweepResult, flat_index: int) -> str:
+    """'learning rate=0.01, start angle=45' for one flattened grid index."""
+    parts = []
+    for axis in result.axes:
+        for column in axis.columns:
+            parts.append(f"{column}={result.hparams[column].ravel()[flat_index]:.3g}")
+    return ", ".join(parts)
+
+
+def curves(result: SweepResult, path: Path) -> str:
+    """Every-step loss curves of the representative runs, one panel per outcome."""
+    examples = result.examples
+    present = [o for o in range(len(OUTCOMES)) if np.any(examples["outcome"] == o)]
+    fig = Figure(figsize=(3.6 * max(len(present), 1), 3.6), layout="constrained")
+    panels = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
+    f_star = result.info["global_min"]
+    steps = np.arange(examples["loss"].shape[-1]) if len(examples["loss"]) else np.arange(1)
+    for ax, code in zip(panels, present):
+        for row in np.flatnonzero(examples["outcome"] == code):
+            gap = np.abs(examples["loss"][row].astype(np.float64) - f_star)
+            gap[~np.isfinite(gap)] = np.nan
+            ax.plot(steps, np.maximum(gap, 1e-12), lw=1, label=describe_setting(result, int(examples["index"][row])))
+        ax.set_title(OUTCOMES[code], color=COLORS[OUTCOMES[code]], fontweight="bold")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=6, loc="lower left")
+    panels[0].set_ylabel("loss − global min (log)")
+    fig.suptitle(f"{result.experiment}: representative runs of each outcome", fontsize=11)
+    fig.savefig(path, dpi=130)
+    return "Loss curves (every step) of representative runs, one panel per outcome that occurred."
+
+
+def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, str]:
+    """Draw the standard figures (and the experiment's own) into `directory`."""
+    directory = Path(directory)
+    figures = {
+        "heatmap.png": heatmap(result, directory / "heatmap.png"),
+        "curves.png": curves(result, directory / "curves.png"),
+    }
+    if experiment is not None and experiment.figures is not None:
+        figures.update(experiment.figures(result, directory))
+    return figures
+
+
+def write_index(results_dir: Path) -> Path:
+    """`results/README.md`: every experiment's figures with one line each."""
+    results_dir = Path(results_dir)
+    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.", ""]
+    for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
+        summary = json.loads(summary_path.read_text())
+        name = summary_path.parent.name
+        counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
+        lines += [f"## {name}", "", summary.get("description", ""), "",
+                  f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
+        lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary["figures"].items()]
+        lines.append("")
+    path = results_dir / "README.md"
+    atomic_write(path, lambda f: f.write("\n".join(lines).encode()))
+    return path

@@ -1,0 +1,165 @@
+"""SweepResult: the arrays a sweep produced, and their round trip to disk.
+
+On disk a result is a folder with `sweep.npz` (every array, loaded without
+pickle) and `summary.json` (grid, steps, outcome counts, timings, versions).
+Files are written to a temporary name and renamed into place, and a whole
+result folder is built beside the old one and swapped in at the end, so an
+interrupted run never leaves a half-written or half-overwritten result.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from edujax.errors import UserError
+from edujax.grid import Axis, Grid
+from edujax.outcomes import OUTCOMES, counts
+
+SUMMARY, ARRAYS = "summary.json", "sweep.npz"
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `OUTCOMES`),
+    `traces[metric]` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
+    `best_loss`; `examples` holds every-step traces of a few representative runs
+    (`index` into the flattened grid, `outcome`, one (E, steps + 1) array per
+    metric); `boundaries` the theory curves evaluated over the grid."""
+
+    experiment: str
+    axes: tuple[Axis, ...]
+    steps: int
+    hparams: dict[str, np.ndarray]
+    outcome: np.ndarray
+    traces: dict[str, np.ndarray]
+    tv: np.ndarray
+    best_loss: np.ndarray
+    record_steps: np.ndarray
+    examples: dict[str, np.ndarray]
+    boundaries: list[dict[str, Any]]
+    info: dict[str, Any]
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(*self.axes)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return counts(self.outcome)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Outcome names, grid-shaped."""
+        return np.asarray(OUTCOMES)[self.outcome]
+
+    def summary(self, figures: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "grid": self.grid.describe(),
+            "settings": int(self.outcome.size),
+            "steps": self.steps,
+            "outcomes": self.counts,
+            "boundaries": [{"label": b["label"], "axis": b["axis"]} for b in self.boundaries],
+            "figures": dict(figures or {}),
+            **self.info,
+        }
+
+    def save(self, directory, figures: Mapping[str, str] | None = None) -> Path:
+        """Write `sweep.npz` and `summary.json` into `directory`, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "outcome": self.outcome, "tv": self.tv, "best_loss": self.best_loss, "record_steps": self.record_steps,
+            **{f"axis/{a.name}": a.values for a in self.axes},
+            **{f"hparam/{k}": v for k, v in self.hparams.items()},
+            **{f"trace/{k}": v for k, v in self.traces.items()},
+            **{f"example/{k}": v for k, v in self.examples.items()},
+            **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
+        }
+        atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
+        summary = self.summary(figures)
+        summary["axes"] = [{"name": a.name, "scale": a.scale, "columns": list(a.columns), "label": a.label} for a in self.axes]
+        atomic_write(directory / SUMMARY, lambda f: f.write(json.dumps(summary, indent=2).encode()))
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "SweepResult":
+        directory = Path(directory)
+        try:
+            summary = json.loads((directory / SUMMARY).read_text())
+            with np.load(directory / ARRAYS, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as err:
+            raise UserError(f"{directory} does not hold a saved sweep ({err.__class__.__name__}: {err})") from None
+
+        def group(prefix):
+            return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+        axes = tuple(
+            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"]) for a in summary["axes"]
+        )
+        boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
+        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes"}
+        return cls(
+            experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
+            outcome=arrays["outcome"], traces=group("trace/"), tv=arrays["tv"], best_loss=arrays["best_loss"],
+            record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
+            info={k: v for k, v in summary.items() if k not in known},
+        )
+
+
+def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:
+    """Each theory boundary's value over the grid without its own axis."""
+    evaluated = []
+    for boundary in experiment.boundaries:
+        if boundary.axis not in grid.names:
+            continue
+        others = [a for a in grid.axes if a.name != boundary.axis]
+        shape = tuple(len(a) for a in others)
+        hparams = {k: np.full(int(np.prod(shape)), v, np.float32) for k, v in experiment.defaults.items()}
+        if others:
+            hparams.update(Grid(*others).columns())
+        value = np.broadcast_to(np.asarray(boundary.value(hparams), np.float64), (int(np.prod(shape)),))
+        evaluated.append({"label": boundary.label, "axis": boundary.axis, "value": value.reshape(shape)})
+    return evaluated
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(file)` on a temporary file, then rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(final):
+    """Yield a fresh folder beside `final`; on success it replaces `final` whole.
+
+    On any error the temporary folder is removed and `final` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
