@@ -28,18 +28,20 @@ SUMMARY, ARRAYS = "summary.json", "sweep.npz"
 @dataclasses.dataclass
 class SweepResult:
     """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `OUTCOMES`),
-    `traces[metric]` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
-    `best_loss`; `examples` holds every-step traces of a few representative runs
-    (`index` into the flattened grid, `outcome`, one (E, steps + 1) array per
-    metric); `boundaries` the theory curves evaluated over the grid."""
+    `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
+    `final[metric]` (each metric at the last step), `best_loss`; `examples`
+    holds every-step traces of a few representative runs (`index` into the
+    flattened grid, `outcome`, one (E, steps + 1) array per metric);
+    `boundaries` the theory curves evaluated over the grid."""
 
     experiment: str
     axes: tuple[Axis, ...]
     steps: int
     hparams: dict[str, np.ndarray]
     outcome: np.ndarray
-    traces: dict[str, np.ndarray]
+    loss: np.ndarray
     tv: np.ndarray
+    final: dict[str, np.ndarray]
     best_loss: np.ndarray
     record_steps: np.ndarray
     examples: dict[str, np.ndarray]
@@ -76,10 +78,10 @@ class SweepResult:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         arrays = {
-            "outcome": self.outcome, "tv": self.tv, "best_loss": self.best_loss, "record_steps": self.record_steps,
+            "outcome": self.outcome, "loss": self.loss, "tv": self.tv, "best_loss": self.best_loss, "record_steps": self.record_steps,
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
-            **{f"trace/{k}": v for k, v in self.traces.items()},
+            **{f"final/{k}": v for k, v in self.final.items()},
             **{f"example/{k}": v for k, v in self.examples.items()},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
         }
@@ -109,7 +111,7 @@ class SweepResult:
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes"}
         return cls(
             experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
-            outcome=arrays["outcome"], traces=group("trace/"), tv=arrays["tv"], best_loss=arrays["best_loss"],
+            outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"), best_loss=arrays["best_loss"],
             record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
             info={k: v for k, v in summary.items() if k not in known},
         )

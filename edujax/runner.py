@@ -36,19 +36,22 @@ class RecordPlan:
     """When to record: at step 0, then after `windows` windows of `window` steps.
 
     `lead` leftover steps (steps not divisible by the window) run before the
-    first window, so the last record is always at the final step.
+    first window, so the last record is always at the final step. Sweeps
+    record the loss only; `all_metrics` records every metric (for the few
+    runs that are drawn step by step).
     """
 
     steps: int
     windows: int
     window: int
     lead: int
+    all_metrics: bool = False
 
     @classmethod
-    def make(cls, steps: int, records: int) -> "RecordPlan":
+    def make(cls, steps: int, records: int, all_metrics: bool = False) -> "RecordPlan":
         windows = max(1, min(records, steps))
         window = steps // windows
-        return cls(steps, windows, window, steps - windows * window)
+        return cls(steps, windows, window, steps - windows * window, all_metrics)
 
     @property
     def record_steps(self) -> np.ndarray:
@@ -69,8 +72,11 @@ def as_float32(metrics):
 def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
-    Each step's metrics describe the state *before* its update, so the run
-    takes `steps + 1` calls of `experiment.step` to see the final state.
+    Returns the loss (or every metric) at the record points, the loss's
+    total variation per window,
+    every metric's final value, the best loss and a non-finite flag. Each
+    step's metrics describe the state *before* its update, so the run takes
+    `steps + 1` calls of `experiment.step` to see the final state.
     """
 
     def run(hparams, key):
@@ -87,7 +93,8 @@ def run_one(experiment: Experiment, plan: RecordPlan):
 
         def window(carry, _):
             state, last, tv, best, bad = scan_steps(carry, plan.window)
-            return (state, last, jnp.zeros_like(tv), best, bad), (last, tv)
+            recorded = last if plan.all_metrics else {"loss": last["loss"]}
+            return (state, last, jnp.zeros_like(tv), best, bad), (recorded, tv)
 
         if "seed" in hparams:
             key = jax.random.fold_in(key, hparams["seed"])
@@ -97,9 +104,9 @@ def run_one(experiment: Experiment, plan: RecordPlan):
         carry = (state, first, jnp.zeros_like(loss), loss, ~jnp.isfinite(loss))
         if plan.lead:
             carry = scan_steps(carry, plan.lead)
-        (_, _, _, best, bad), (records, tv) = jax.lax.scan(window, carry, None, length=plan.windows)
-        traces = {name: jnp.concatenate([first[name][None], records[name]]) for name in first}
-        return {"traces": traces, "tv": tv, "best_loss": best, "nonfinite": bad}
+        (_, final, _, best, bad), (records, tv) = jax.lax.scan(window, carry, None, length=plan.windows)
+        traces = {name: jnp.concatenate([first[name][None], trace]) for name, trace in records.items()}
+        return {"traces": traces, "tv": tv, "final": final, "best_loss": best, "nonfinite": bad}
 
     return run
 
@@ -164,7 +171,7 @@ def sweep(
     steps: int | None = None,
     *,
     seed: int = 0,
-    records: int = 100,
+    records: int = 50,
     chunk_size: int | None = None,
     examples_per_outcome: int = 2,
 ) -> SweepResult:
@@ -182,18 +189,17 @@ def sweep(
     plan = RecordPlan.make(steps, records)
     out, compile_s, run_s = _run_chunks(experiment, plan, columns, seed, chunk_size)
 
-    loss = out["traces"]["loss"]
     global_min = experiment.global_min
     if global_min is None:
         finite = out["best_loss"][np.isfinite(out["best_loss"])]
         global_min = float(finite.min()) if finite.size else 0.0
-    codes = classify(loss, out["tv"], out["nonfinite"], global_min, experiment.criteria)
+    codes = classify(out["traces"]["loss"], out["tv"], out["nonfinite"], global_min, experiment.criteria)
 
     picks = representatives(codes, examples_per_outcome)
     slots = examples_per_outcome * len(OUTCOMES)  # fixed batch: one compile serves every sweep
     padded = np.resize(picks, slots) if len(picks) else np.zeros(slots, np.int64)
     example_out, _, _ = _run_chunks(
-        experiment, RecordPlan.make(steps, steps), {n: c[padded] for n, c in columns.items()}, seed, None
+        experiment, RecordPlan.make(steps, steps, all_metrics=True), {n: c[padded] for n, c in columns.items()}, seed, None
     )
     examples = {name: trace[: len(picks)] for name, trace in example_out["traces"].items()}
     examples.update(index=picks, outcome=codes[picks])
@@ -205,8 +211,9 @@ def sweep(
         steps=steps,
         hparams={name: col.reshape(shape) for name, col in columns.items()},
         outcome=codes.reshape(shape),
-        traces={name: trace.reshape(shape + trace.shape[1:]) for name, trace in out["traces"].items()},
-        tv=out["tv"].reshape(shape + out["tv"].shape[1:]),
+        loss=out["traces"]["loss"].reshape(shape + (-1,)),
+        tv=out["tv"].reshape(shape + (-1,)),
+        final={name: value.reshape(shape) for name, value in out["final"].items()},
         best_loss=out["best_loss"].reshape(shape),
         record_steps=plan.record_steps,
         examples=examples,
