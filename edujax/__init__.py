@@ -1,12 +1,12 @@
 """edujax: which learning rates converge? Sweep, classify and draw optimization runs with JAX."""
 from edujax.errors import UserError
 from edujax.experiment import Boundary, Experiment, minimize
-from edujax.grid import Axis, Grid, linspace, logspace, points, seeds, values
+from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values
 from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify
 from edujax.result import SweepResult
 from edujax.runner import sweep
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError",
-    "classify", "linspace", "logspace", "minimize", "points", "seeds", "sweep", "values",
+    "choice", "classify", "linspace", "logspace", "minimize", "points", "seeds", "sweep", "values",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 
 from edujax.errors import UserError
 
-SCALES = ("log", "linear", "seed", "points")
+SCALES = ("log", "linear", "seed", "points", "choice")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -23,6 +23,7 @@ class Axis:
 
     `values` has shape (n,) for a single column, or (n, len(columns)) for a
     `points` axis that sets several columns together (e.g. a start point).
+    A `choice` axis has values 0..n-1 and one name per value in `choices`.
     """
 
     name: str
@@ -30,6 +31,7 @@ class Axis:
     scale: str = "linear"
     columns: tuple[str, ...] = ()
     label: str = ""
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.scale not in SCALES:
@@ -41,6 +43,8 @@ class Axis:
             raise UserError(f"axis {self.name!r} is empty")
         if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
             raise UserError(f"axis {self.name!r} has non-finite values")
+        if self.scale == "choice" and len(self.choices) != len(values):
+            raise UserError(f"axis {self.name!r}: {len(values)} values but {len(self.choices)} choice names")
         if self.scale == "log" and np.any(values <= 0):
             raise UserError(f"axis {self.name!r} is logarithmic, so its values must be positive")
         expected_ndim = 2 if self.scale == "points" else 1
@@ -54,6 +58,14 @@ class Axis:
     @property
     def title(self) -> str:
         return self.label or self.name
+
+    def value_label(self, i: int) -> str:
+        """How value number `i` is written on a plot."""
+        if self.scale == "choice":
+            return self.choices[i]
+        if self.scale == "points":
+            return "(" + ", ".join(f"{v:.3g}" for v in self.values[i]) + ")"
+        return f"{self.values[i]:.3g}"
 
 
 def _check_count(name: str, num) -> int:
@@ -88,6 +100,13 @@ def seeds(num: int, name: str = "seed", start: int = 0) -> Axis:
     """`num` initialisation seeds; the runner folds the `seed` column into each run's PRNG key."""
     num = _check_count(name, num)
     return Axis(name, np.arange(start, start + num, dtype=np.int32), "seed", label="init seed")
+
+
+def choice(name: str, options: Sequence[str], label: str = "") -> Axis:
+    """A categorical axis: the column holds the option's index (0, 1, …), e.g.
+    to pick an optimizer with `jax.lax.switch` or a loss with `jnp.where`."""
+    options = tuple(options)
+    return Axis(name, np.arange(len(options), dtype=np.int32), "choice", label=label, choices=options)
 
 
 def points(name: str, pts, columns: Sequence[str], label: str = "") -> Axis:
@@ -149,7 +168,7 @@ class Grid:
         """A JSON-friendly description, stored in summary.json."""
         return [
             {"name": a.name, "scale": a.scale, "size": len(a), "columns": list(a.columns), "label": a.title,
-             "min": float(np.min(a.values)), "max": float(np.max(a.values))}
+             "min": float(np.min(a.values)), "max": float(np.max(a.values)), **({"choices": list(a.choices)} if a.choices else {})}
             for a in self.axes
         ]
 

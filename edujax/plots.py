@@ -46,8 +46,8 @@ def layout(result: SweepResult) -> tuple[list[int], list[int], list[int]]:
 
 def edges(axis: Axis) -> tuple[np.ndarray, np.ndarray]:
     """Cell centres and edges along an axis (geometric on log axes, indices for points)."""
-    if axis.scale == "points" or len(axis) == 1:
-        centres = np.arange(len(axis), dtype=float) if axis.scale == "points" or axis.scale == "seed" else axis.values.astype(float)
+    if axis.scale in ("points", "choice") or len(axis) == 1:
+        centres = np.arange(len(axis), dtype=float) if axis.scale in ("points", "choice") else axis.values.astype(float)
         half = np.diff(centres).mean() / 2 if len(centres) > 1 else max(abs(centres[0]) * 0.1, 0.5)
         return centres, np.concatenate([centres - half, [centres[-1] + half]])
     centres = axis.values.astype(float)
@@ -62,6 +62,8 @@ def _style_axis(ax, axis: Axis, which: str):
     set_label(axis.title if axis.scale != "points" else f"{axis.title} (index)")
     if axis.scale == "log":
         set_scale("log")
+    if axis.scale == "choice":
+        (ax.set_xticks if which == "x" else ax.set_yticks)(np.arange(len(axis)), axis.choices)
     if len(axis) > 1 and axis.values.dtype.kind == "f" and axis.values.ndim == 1 and axis.values[0] > axis.values[-1]:
         (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
 
@@ -115,7 +117,7 @@ def heatmap(result: SweepResult, path: Path) -> str:
         ax.set_xlim(x_edges[0], x_edges[-1])
         if faceted:
             fa = result.axes[faceted[0]]
-            ax.set_title(f"{fa.title} = {fa.values[facet]:.3g}", fontsize=10)
+            ax.set_title(f"{fa.title} = {fa.value_label(facet)}", fontsize=10)
     total = result.outcome.size
     patches = [Patch(color=COLORS[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)

@@ -87,7 +87,10 @@ class SweepResult:
         }
         atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
         summary = self.summary(figures)
-        summary["axes"] = [{"name": a.name, "scale": a.scale, "columns": list(a.columns), "label": a.label} for a in self.axes]
+        summary["axes"] = [
+            {"name": a.name, "scale": a.scale, "columns": list(a.columns), "label": a.label, "choices": list(a.choices)}
+            for a in self.axes
+        ]
         atomic_write(directory / SUMMARY, lambda f: f.write(json.dumps(summary, indent=2).encode()))
         return directory
 
@@ -105,7 +108,8 @@ class SweepResult:
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
         axes = tuple(
-            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"]) for a in summary["axes"]
+            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"], tuple(a["choices"]))
+            for a in summary["axes"]
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes"}
