@@ -33,16 +33,16 @@ def parse_axis(spec: str, grid, defaults) -> axes.Axis:
         raise UserError(f"--grid {spec!r}: no hyperparameter {name!r} (axes: {', '.join(grid.names)};"
                         f" other hyperparameters: {', '.join(defaults) or 'none'})")
     parts = body.split(":")
+    if existing is not None and existing.scale == "seed":
+        if len(parts) != 1 or not parts[0].isdigit():
+            raise UserError(f"--grid {spec!r}: a seed axis takes a count, e.g. {name}=8")
+        return axes.seeds(int(parts[0]), name=name)
+    if existing is not None and existing.scale in ("points", "choice"):
+        raise UserError(f"--grid {spec!r}: axis {name!r} lists explicit values and cannot be set from the command line")
+    scale = parts.pop() if len(parts) == 4 else (existing.scale if existing is not None else "linear")
+    if len(parts) != 3 or scale not in ("log", "linear"):
+        raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM, optionally followed by :log or :linear")
     try:
-        if existing is not None and existing.scale == "seed":
-            if len(parts) != 1:
-                raise UserError(f"--grid {spec!r}: a seed axis takes a count, e.g. {name}=8")
-            return axes.seeds(float(parts[0]), name=name)
-        if existing is not None and existing.scale == "points":
-            raise UserError(f"--grid {spec!r}: axis {name!r} lists explicit points and cannot be set from the command line")
-        scale = parts.pop() if len(parts) == 4 else (existing.scale if existing is not None else "linear")
-        if len(parts) != 3 or scale not in ("log", "linear"):
-            raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM, optionally followed by :log or :linear")
         start, stop, num = float(parts[0]), float(parts[1]), float(parts[2])
     except ValueError:
         raise UserError(f"--grid {spec!r}: START, STOP and NUM must be numbers") from None

@@ -109,7 +109,7 @@ def minimize(
         current, opt_state = state
         value, grads = jax.value_and_grad(loss)(current, hparams)
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
-        recorded = {"loss": value, "grad_norm": optax.global_norm(grads)}
+        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
         if metrics is not None:
             recorded.update(metrics(current, hparams))
         return (optax.apply_updates(current, updates), opt_state), recorded

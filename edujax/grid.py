@@ -68,6 +68,11 @@ class Axis:
         return f"{self.values[i]:.3g}"
 
 
+def _check_range(name: str, start, stop) -> None:
+    if not np.all(np.isfinite([start, stop])):
+        raise UserError(f"axis {name!r} has non-finite values (start {start}, stop {stop})")
+
+
 def _check_count(name: str, num) -> int:
     if isinstance(num, float) and num.is_integer():
         num = int(num)
@@ -79,6 +84,7 @@ def _check_count(name: str, num) -> int:
 def logspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
     """`num` log-spaced values from `start` to `stop` (both included): learning rates."""
     num = _check_count(name, num)
+    _check_range(name, start, stop)
     if not (start > 0 and stop > 0):
         raise UserError(f"axis {name!r} is logarithmic, so start and stop must be positive (got {start}, {stop})")
     values = np.geomspace(start, stop, num, dtype=np.float64).astype(np.float32)
@@ -88,6 +94,7 @@ def logspace(name: str, start: float, stop: float, num: int, label: str = "") ->
 def linspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
     """`num` evenly spaced values from `start` to `stop` (both included): momentum, angles, positions."""
     num = _check_count(name, num)
+    _check_range(name, start, stop)
     return Axis(name, np.linspace(start, stop, num, dtype=np.float64).astype(np.float32), "linear", label=label)
 
 

@@ -26,8 +26,8 @@ def available() -> dict[str, Path]:
     return found
 
 
-def load_file(path: Path) -> Experiment:
-    """Import a module from a file and return its `experiment`, or a one-line UserError."""
+def load_module(path: Path):
+    """Import a module from a file; any failure becomes a one-line UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
@@ -42,10 +42,15 @@ def load_file(path: Path) -> Experiment:
         raise UserError(f"{path}: {err}") from None
     except Exception as err:  # any failure of user code at import time is the user's to fix
         raise UserError(f"{path}: {type(err).__name__} while importing: {err}") from None
-    experiment = getattr(module, "experiment", None)
+    sys.modules[module_name] = module
+    return module
+
+
+def load_file(path: Path) -> Experiment:
+    """The module-level `experiment` of a file, or a one-line UserError."""
+    experiment = getattr(load_module(path), "experiment", None)
     if not isinstance(experiment, Experiment):
         raise UserError(f"{path}: defines no `experiment = edujax.minimize(...)` or `edujax.Experiment(...)`")
-    sys.modules[module_name] = module
     return experiment
 
 

@@ -26,6 +26,11 @@ from edujax.grid import Grid
 from edujax.outcomes import OUTCOMES, classify
 from edujax.result import SweepResult, evaluate_boundaries
 
+#: Chunks are padded to a multiple of this, so every run goes through the same
+#: vectorised machine code whatever the chunking (a ragged tail would take a
+#: scalar path whose rounding can differ in the last bit).
+BATCH_MULTIPLE = 64
+
 #: Steps unrolled per inner-scan iteration: enough for XLA to fuse a window's
 #: steps into one pass over the batch, small enough to compile in a blink.
 MAX_UNROLL = 16
@@ -137,6 +142,7 @@ def _run_chunks(experiment, plan, columns, seed: int, chunk_size: int | None):
     """Run all rows in equal chunks (the last one padded), one executable for all."""
     n = len(next(iter(columns.values())))
     chunk = n if chunk_size is None else max(1, min(int(chunk_size), n))
+    chunk = -(-chunk // BATCH_MULTIPLE) * BATCH_MULTIPLE
     signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
     start = time.perf_counter()
     compiled = _compile(experiment, plan, chunk, signature)

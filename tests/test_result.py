@@ -1,0 +1,64 @@
+"""SweepResult round trip and atomic writes."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import edujax as ej
+from edujax.errors import UserError
+from edujax.result import SweepResult, atomic_dir
+
+
+@pytest.fixture(scope="module")
+def result(quadratic):
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 8), ej.linspace("start_angle", 0.0, 90.0, 3))
+    return ej.sweep(quadratic, grid, 40)
+
+
+def test_save_load_round_trip(result, tmp_path):
+    result.save(tmp_path / "r", figures={"heatmap.png": "the map"})
+    loaded = SweepResult.load(tmp_path / "r")
+    assert loaded.experiment == result.experiment and loaded.steps == result.steps
+    assert [a.name for a in loaded.axes] == [a.name for a in result.axes]
+    for a, b in zip(loaded.axes, result.axes):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert (a.scale, a.columns, a.label) == (b.scale, b.columns, b.label)
+    for field in ("outcome", "loss", "tv", "best_loss", "record_steps"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field))
+    for group in ("hparams", "final", "examples"):
+        assert getattr(loaded, group).keys() == getattr(result, group).keys()
+        for k in getattr(result, group):
+            np.testing.assert_array_equal(getattr(loaded, group)[k], getattr(result, group)[k])
+    np.testing.assert_array_equal(loaded.boundaries[0]["value"], result.boundaries[0]["value"])
+    assert loaded.info == json.loads(json.dumps(result.info))
+
+
+def test_summary_json_describes_the_run(result, tmp_path):
+    result.save(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["settings"] == 24 and summary["steps"] == 40
+    assert sum(summary["outcomes"].values()) == 24
+    assert [axis["name"] for axis in summary["grid"]] == ["learning_rate", "start_angle"]
+    for key in ("wall_s", "compile_s", "run_s", "jax_version", "device", "global_min", "criteria"):
+        assert key in summary
+    assert not np.load(tmp_path / "sweep.npz", allow_pickle=False)["outcome"].dtype.hasobject
+
+
+def test_loading_a_folder_without_a_sweep_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="does not hold a saved sweep"):
+        SweepResult.load(tmp_path)
+
+
+def test_atomic_dir_swaps_in_on_success_and_keeps_the_old_result_on_failure(tmp_path):
+    target = tmp_path / "exp"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "half.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert os.listdir(tmp_path) == ["exp"] and os.listdir(target) == ["old.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert os.listdir(tmp_path) == ["exp"] and os.listdir(target) == ["new.txt"]

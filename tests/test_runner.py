@@ -1,0 +1,139 @@
+"""The runner's contract: one compile, chunk-invariance, determinism, non-finite losses as data."""
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import edujax as ej
+from edujax.errors import UserError
+from edujax.outcomes import DIVERGED
+from edujax.runner import RecordPlan
+
+from conftest import noisy_start_experiment
+
+
+def small_grid(lo=1e-3, hi=1.0):
+    return ej.Grid(ej.logspace("learning_rate", lo, hi, 9), ej.linspace("start_angle", 0.0, 90.0, 5))
+
+
+def assert_same_result(a, b):
+    np.testing.assert_array_equal(a.outcome, b.outcome)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.tv, b.tv)
+    np.testing.assert_array_equal(a.best_loss, b.best_loss)
+    for name in a.final:
+        np.testing.assert_array_equal(a.final[name], b.final[name])
+
+
+def test_result_shapes_follow_the_grid(quadratic):
+    result = ej.sweep(quadratic, small_grid(), 60, records=12)
+    assert result.outcome.shape == (9, 5)
+    assert result.loss.shape == (9, 5, 13) and result.tv.shape == (9, 5, 12)
+    assert result.record_steps[0] == 0 and result.record_steps[-1] == 60
+    assert set(result.final) == {"loss", "grad_norm"}
+    # the hyperparameters are laid out like the grid: learning rate along axis 0
+    np.testing.assert_allclose(result.hparams["learning_rate"][:, 0], np.geomspace(1e-3, 1.0, 9), rtol=1e-6)
+
+
+def test_record_plan_ends_on_the_last_step():
+    for steps, records in [(500, 50), (37, 10), (5, 50), (1, 1)]:
+        plan = RecordPlan.make(steps, records)
+        assert plan.record_steps[-1] == steps
+        assert plan.lead + plan.windows * plan.window == steps
+        assert len(plan.record_steps) == plan.windows + 1
+
+
+def test_recorded_loss_is_the_exact_trajectory(quadratic):
+    """Step t of the trace is the loss after t updates (checked against a plain loop)."""
+    result = ej.sweep(quadratic, small_grid(), 20, records=20)
+    lr, angle = result.hparams["learning_rate"][3, 2], np.deg2rad(result.hparams["start_angle"][3, 2])
+    x = 5.0 * np.array([np.cos(angle), np.sin(angle)], np.float32)
+    lam = np.array([1.0, 10.0], np.float32)
+    expected = []
+    for _ in range(21):
+        expected.append(0.5 * np.sum(lam * x**2))
+        x = x - lr * lam * x
+    np.testing.assert_allclose(result.loss[3, 2], expected, rtol=1e-5)
+
+
+def test_chunked_equals_one_pass(quadratic):
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
+    whole = ej.sweep(quadratic, grid, 50)
+    for chunk in (100, 64, 1):  # a padded last chunk, an exact split, one run at a time
+        assert_same_result(ej.sweep(quadratic, grid, 50, chunk_size=chunk), whole)
+
+
+def test_runs_are_deterministic_and_seeded():
+    experiment = noisy_start_experiment()
+    first, again = ej.sweep(experiment), ej.sweep(experiment)
+    assert_same_result(first, again)
+    start_losses = first.loss[..., 0]
+    assert len(np.unique(start_losses[0])) == 4, "each init seed gets its own start"
+    other_seed = ej.sweep(experiment, seed=1)
+    assert not np.array_equal(other_seed.loss[..., 0], start_losses)
+
+
+def test_new_grid_values_do_not_recompile():
+    traces = []
+    base = noisy_start_experiment("trace_counter")
+
+    def counting_step(state, hparams):
+        traces.append(1)  # runs only while JAX traces the function
+        return base.step(state, hparams)
+
+    experiment = ej.Experiment(**{**base.__dict__, "step": counting_step})
+    ej.sweep(experiment)
+    traced = len(traces)
+    moved = ej.Grid(ej.logspace("learning_rate", 1e-2, 2.0, 6), ej.seeds(4, start=10))
+    result = ej.sweep(experiment, moved)
+    assert len(traces) == traced, "same grid shape, new values: no new trace"
+    assert result.info["compile_s"] < 0.05
+    # a hyperparameter from `defaults` swept as an axis: new columns, so one new compile, then none
+    ej.sweep(experiment, ej.Grid(ej.logspace("learning_rate", 1e-2, 2.0, 6), ej.linspace("curvature", 0.5, 4.0, 4)))
+    traced = len(traces)
+    ej.sweep(experiment, ej.Grid(ej.logspace("learning_rate", 1e-3, 1.0, 6), ej.linspace("curvature", 1.0, 9.0, 4)))
+    assert len(traces) == traced
+
+
+def test_diverging_runs_are_data_not_crashes(quadratic):
+    result = ej.sweep(quadratic, ej.Grid(ej.logspace("learning_rate", 5.0, 50.0, 3), ej.linspace("start_angle", 10, 80, 2)), 400)
+    assert (result.outcome == DIVERGED).all()
+    assert not np.isfinite(result.loss[..., -1]).any()
+
+
+def test_missing_hyperparameter_is_a_user_error(quadratic):
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-3, 1.0, 3))  # no start_angle axis, no default
+    with pytest.raises(UserError, match="start_angle"):
+        ej.sweep(quadratic, grid, 10)
+
+
+def test_non_scalar_loss_is_a_user_error():
+    experiment = ej.minimize(
+        name="vector_loss",
+        loss=lambda p, h: p**2,  # not summed
+        params=lambda key, h: jnp.ones(3),
+        optimizer=lambda h: optax.sgd(h["learning_rate"]),
+        grid=ej.Grid(ej.logspace("learning_rate", 1e-3, 1.0, 3)),
+        steps=5,
+    )
+    with pytest.raises((UserError, TypeError), match="scalar"):
+        ej.sweep(experiment)
+
+
+def test_unknown_global_min_falls_back_to_the_best_loss_seen():
+    experiment = noisy_start_experiment("no_known_min")
+    experiment = ej.Experiment(**{**experiment.__dict__, "global_min": None})
+    result = ej.sweep(experiment)
+    assert result.info["global_min"] == pytest.approx(float(np.nanmin(result.best_loss)))
+    assert result.info["global_min_known"] is False
+
+
+def test_examples_record_every_step_of_representative_runs(quadratic):
+    result = ej.sweep(quadratic, small_grid(1e-4, 1.0), 40)
+    examples = result.examples
+    assert examples["loss"].shape == (len(examples["index"]), 41)
+    # each example re-runs its grid point exactly: same records as the sweep
+    flat_loss = result.loss.reshape(-1, result.loss.shape[-1])
+    np.testing.assert_array_equal(examples["loss"][:, result.record_steps], flat_loss[examples["index"]])
+    np.testing.assert_array_equal(examples["outcome"], result.outcome.ravel()[examples["index"]])
+    assert set(examples["outcome"].tolist()) == set(result.outcome.ravel().tolist())
