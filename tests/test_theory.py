@@ -28,9 +28,9 @@ def closed_form_gd_labels(experiment, result):
     window = RecordPlan.make(STEPS, RECORDS).window
 
     def f(t):
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             growth = (1 - lr * lam) ** (2 * t)
-        return 0.5 * np.sum(np.where(x0 == 0, 0.0, lam * growth * x0**2), -1)  # 0·∞ is 0 here
+            return 0.5 * np.sum(np.where(x0 == 0, 0.0, lam * growth * x0**2), -1)  # 0·∞ is 0 here
 
     f0, f_end, f_before = f(0), f(STEPS), f(STEPS - window)
     tol = crit.atol + crit.rtol * f0
