@@ -6,11 +6,14 @@ nothing under `--out` touched. Inputs are all checked before the first sweep.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
+import jax
+
+from edujax import devices, plots, registry
 from edujax import grid as axes
-from edujax import plots, registry
 from edujax.errors import UserError
 from edujax.experiment import check_steps
 from edujax.outcomes import OUTCOMES
@@ -63,6 +66,7 @@ def cmd_sweep(args) -> int:
         check_steps(args.steps)
     if args.chunk_size is not None and args.chunk_size <= 0:
         raise UserError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    max_memory = devices.parse_bytes(args.max_memory) if args.max_memory is not None else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
@@ -74,16 +78,28 @@ def cmd_sweep(args) -> int:
         for spec in args.grid:
             grid = grid.replace(parse_axis(spec, grid, experiment.defaults))
         plans.append((experiment, grid))
+    if args.distributed:
+        jax.distributed.initialize()  # every process runs this same command; JAX finds its peers
+    partial = out / ".partial"  # finished chunks of interrupted sweeps, until their result is written
     for experiment, grid in plans:
-        result = sweep(experiment, grid, args.steps, seed=args.seed, chunk_size=args.chunk_size)
+        result = sweep(experiment, grid, args.steps, seed=args.seed, chunk_size=args.chunk_size,
+                       max_memory=max_memory, checkpoint=partial, progress=sys.stderr.isatty())
+        if not devices.is_main_process():
+            continue
         with atomic_dir(out / experiment.name) as tmp:
             result.save(tmp, plots.render(result, tmp, experiment))
+        shutil.rmtree(result.info["checkpoint"], ignore_errors=True)
         info = result.info
+        resumed = f" (resumed {info['resumed_chunks']} of {info['chunks']} chunks)" if info["resumed_chunks"] else ""
         shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
         print(f"{experiment.name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
-              f" | run {info['run_s']:.2f} s ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}", flush=True)
-    plots.write_index(out)
-    print(f"wrote {out}/README.md")
+              f" | run {info['run_s']:.2f} s{resumed} ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}",
+              flush=True)
+    if devices.is_main_process():
+        if partial.is_dir() and not any(partial.iterdir()):
+            partial.rmdir()
+        plots.write_index(out)
+        print(f"wrote {out}/README.md")
     return 0
 
 
@@ -116,7 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace (or add) a grid axis; repeatable")
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
-    run.add_argument("--chunk-size", type=int, help="run at most this many settings at once")
+    run.add_argument("--chunk-size", type=int, help="run this many settings at once (default: as many as fit --max-memory)")
+    run.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB (default: half an "
+                     "accelerator's memory, or a quarter of the RAM on CPU)")
+    run.add_argument("--distributed", action="store_true",
+                     help="multi-host: call jax.distributed.initialize() and split the grid over every host's devices")
     run.set_defaults(run=cmd_sweep)
     plot = sub.add_parser("plot", help="redraw figures from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR")

@@ -12,23 +12,28 @@ memory per run is O(R), not O(steps).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import hashlib
 import math
 import time
+from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm.auto import tqdm
 
+from edujax import devices
 from edujax.errors import UserError
 from edujax.experiment import Experiment, check_steps
 from edujax.grid import Grid
 from edujax.outcomes import OUTCOMES, classify
-from edujax.result import SweepResult, evaluate_boundaries
+from edujax.result import SweepResult, atomic_write, evaluate_boundaries
 
-#: Chunks are padded to a multiple of this, so every run goes through the same
-#: vectorised machine code whatever the chunking (a ragged tail would take a
-#: scalar path whose rounding can differ in the last bit).
+#: Chunks hold a multiple of this many runs per device, so every run goes
+#: through the same vectorised machine code whatever the chunking (a ragged
+#: tail would take a scalar path whose rounding can differ in the last bit).
 BATCH_MULTIPLE = 64
 
 #: Steps unrolled per inner-scan iteration: enough for XLA to fuse a window's
@@ -117,17 +122,43 @@ def run_one(experiment: Experiment, plan: RecordPlan):
 
 
 @functools.lru_cache(maxsize=64)
-def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple):
-    """Compile once per (experiment, record plan, chunk shape, column dtypes)."""
-    specs = {name: jax.ShapeDtypeStruct((batch,), dtype) for name, dtype in signature}
+def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh):
+    """Compile once per (experiment, record plan, chunk shape, column dtypes, devices)."""
+    rows = devices.row_sharding(mesh)
+    specs = {name: jax.ShapeDtypeStruct((batch,), dtype, sharding=rows) for name, dtype in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    batched = jax.jit(jax.vmap(run_one(experiment, plan), in_axes=(0, None)))
-    try:
+    batched = jax.jit(jax.vmap(run_one(experiment, plan), in_axes=(0, None)), out_shardings=rows)
+    with _hparams_checked(experiment):
         return batched.lower(specs, key).compile()
+
+
+@contextlib.contextmanager
+def _hparams_checked(experiment: Experiment):
+    """Turn a missing hyperparameter, met while tracing, into a UserError."""
+    try:
+        yield
     except KeyError as missing:
         raise UserError(
             f"experiment {experiment.name!r} reads hyperparameter {missing} that is neither a grid axis nor in its defaults"
         ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple) -> int:
+    """A conservative estimate of the device memory one grid point needs.
+
+    Inputs and outputs exactly, plus three copies of the training state (the
+    scan carry is double-buffered) and two of everything one step computes
+    (its jaxpr's intermediate values, as if XLA reused no buffer).
+    """
+    hparams = {name: jax.ShapeDtypeStruct((), dtype) for name, dtype in signature}
+    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+    with _hparams_checked(experiment):
+        outputs = jax.eval_shape(run_one(experiment, plan), hparams, key)
+        state = jax.eval_shape(experiment.init, key, hparams)
+        step = jax.make_jaxpr(experiment.step)(state, hparams)
+    temporaries = sum(devices.nbytes([v.aval for v in eqn.outvars]) for eqn in step.jaxpr.eqns)
+    return devices.nbytes(hparams) + devices.nbytes(outputs) + 3 * devices.nbytes(state) + 2 * temporaries
 
 
 def hparam_columns(experiment: Experiment, grid: Grid) -> dict[str, np.ndarray]:
@@ -138,25 +169,84 @@ def hparam_columns(experiment: Experiment, grid: Grid) -> dict[str, np.ndarray]:
     return {name: col.astype(np.int32 if col.dtype.kind in "iu" else np.float32) for name, col in columns.items()}
 
 
-def _run_chunks(experiment, plan, columns, seed: int, chunk_size: int | None):
-    """Run all rows in equal chunks (the last one padded), one executable for all."""
+def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: int, n_devices: int) -> int:
+    """Runs per chunk: as asked, else as many as fit the memory budget on every device.
+
+    Rounded up to a multiple of BATCH_MULTIPLE runs per device, so every run
+    goes through the same vectorised machine code whatever the chunking.
+    """
+    if chunk_size is None:
+        budget = devices.default_memory_budget() if max_memory is None else max_memory
+        chunk_size = max(1, budget // max(per_run, 1)) * n_devices
+    multiple = BATCH_MULTIPLE * n_devices
+    return -(-max(1, min(int(chunk_size), n)) // multiple) * multiple
+
+
+def _flat(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    out = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}{key}/") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+def _nested(flat: dict[str, np.ndarray]) -> dict:
+    tree: dict = {}
+    for path, value in flat.items():
+        *parents, leaf = path.split("/")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return tree
+
+
+def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int) -> Path:
+    """Where finished chunks of exactly this sweep are kept, named by a digest of
+    everything that determines their numbers."""
+    digest = hashlib.sha256(repr((experiment.name, plan, seed, chunk, jax.device_count())).encode())
+    for name in sorted(columns):
+        digest.update(name.encode() + columns[name].tobytes())
+    return Path(root) / f"{experiment.name}-{digest.hexdigest()[:16]}"
+
+
+def _run_chunks(experiment, plan, columns, seed, *, chunk_size=None, max_memory=None, checkpoint=None, progress=False):
+    """Run all rows in equal chunks (the last one padded), one executable for all.
+
+    With `checkpoint` (a folder) each finished chunk is saved atomically and a
+    rerun skips the chunks already there.
+    """
     n = len(next(iter(columns.values())))
-    chunk = n if chunk_size is None else max(1, min(int(chunk_size), n))
-    chunk = -(-chunk // BATCH_MULTIPLE) * BATCH_MULTIPLE
     signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
+    mesh = devices.grid_mesh()
     start = time.perf_counter()
-    compiled = _compile(experiment, plan, chunk, signature)
+    per_run = 0 if chunk_size is not None else bytes_per_run(experiment, plan, signature)
+    chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size)
+    compiled = _compile(experiment, plan, chunk, signature, mesh)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
-    key = jax.random.key(seed)
+    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk) if checkpoint else None
+    key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
+    parts, resumed = [], 0
     start = time.perf_counter()
-    outputs = []
-    for lo in range(0, n, chunk):
-        rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
-        outputs.append(compiled({name: col[rows] for name, col in columns.items()}, key))
-    outputs = jax.device_get(outputs)
+    with tqdm(total=n, unit="settings", desc=experiment.name, disable=not progress, leave=False) as bar:
+        for index, lo in enumerate(range(0, n, chunk)):
+            saved = folder / f"chunk-{index:05d}.npz" if folder else None
+            if saved is not None and saved.exists():
+                with np.load(saved, allow_pickle=False) as npz:
+                    parts.append(_nested({k: npz[k] for k in npz.files}))
+                resumed += 1
+            else:
+                rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
+                parts.append(devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key)))
+                if saved is not None and devices.is_main_process():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    atomic_write(saved, lambda f, part=parts[-1]: np.savez(f, **_flat(part)))
+            bar.update(min(chunk, n - lo))
     run_s = time.perf_counter() - start
-    merged = jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *outputs)
-    return merged, compile_s, run_s
+    merged = jax.tree.map(lambda *chunks: np.concatenate(chunks)[:n], *parts)
+    stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(parts), "chunk_size": chunk,
+             "resumed_chunks": resumed, "devices": mesh.size, "bytes_per_run_estimate": per_run,
+             "checkpoint": str(folder) if folder else None}
+    return merged, stats
 
 
 def representatives(codes: np.ndarray, per_outcome: int) -> np.ndarray:
@@ -179,12 +269,18 @@ def sweep(
     seed: int = 0,
     records: int = 50,
     chunk_size: int | None = None,
+    max_memory: int | None = None,
+    checkpoint: Path | str | None = None,
+    progress: bool = False,
     examples_per_outcome: int = 2,
 ) -> SweepResult:
     """Train every grid point of `experiment` for `steps` steps and classify the runs.
 
-    `records` record points (plus step 0) are kept per run; `chunk_size`
-    bounds how many runs execute at once, without changing any number.
+    `records` record points (plus step 0) are kept per run. The grid runs in
+    chunks: `chunk_size` runs at a time, or as many as fit `max_memory` bytes
+    per device (default: `devices.default_memory_budget()`); chunking never
+    changes a number. With `checkpoint` (a folder) finished chunks are saved
+    and an interrupted sweep resumes where it stopped; `progress` shows a bar.
     A few representative runs per outcome are re-run with every step recorded
     (`result.examples`) for the curve plots.
     """
@@ -193,7 +289,8 @@ def sweep(
     steps = check_steps(experiment.steps if steps is None else steps)
     columns = hparam_columns(experiment, grid)
     plan = RecordPlan.make(steps, records)
-    out, compile_s, run_s = _run_chunks(experiment, plan, columns, seed, chunk_size)
+    out, stats = _run_chunks(experiment, plan, columns, seed, chunk_size=chunk_size, max_memory=max_memory,
+                             checkpoint=checkpoint, progress=progress)
 
     global_min = experiment.global_min
     if global_min is None:
@@ -204,9 +301,8 @@ def sweep(
     picks = representatives(codes, examples_per_outcome)
     slots = examples_per_outcome * len(OUTCOMES)  # fixed batch: one compile serves every sweep
     padded = np.resize(picks, slots) if len(picks) else np.zeros(slots, np.int64)
-    example_out, _, _ = _run_chunks(
-        experiment, RecordPlan.make(steps, steps, all_metrics=True), {n: c[padded] for n, c in columns.items()}, seed, None
-    )
+    every_step = RecordPlan.make(steps, steps, all_metrics=True)
+    example_out, _ = _run_chunks(experiment, every_step, {n: c[padded] for n, c in columns.items()}, seed, chunk_size=slots)
     examples = {name: trace[: len(picks)] for name, trace in example_out["traces"].items()}
     examples.update(index=picks, outcome=codes[picks])
 
@@ -230,11 +326,9 @@ def sweep(
             "global_min_known": experiment.global_min is not None,
             "criteria": dataclasses.asdict(experiment.criteria),
             "seed": seed,
-            "chunk_size": chunk_size,
-            "compile_s": compile_s,
-            "run_s": run_s,
+            **stats,
             "wall_s": time.perf_counter() - started,
-            "settings_steps_per_s": math.prod(shape) * steps / max(run_s, 1e-12),
+            "settings_steps_per_s": math.prod(shape) * steps / max(stats["run_s"], 1e-12),
             "jax_version": jax.__version__,
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         },

@@ -22,6 +22,7 @@ def test_sweep_then_plot_end_to_end(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edujax", "sweep", "quadratic", *TINY, "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", "no progress bar when not writing to a terminal"
     assert "quadratic: 18 settings × 30 steps | compile" in proc.stdout
     for name in ("heatmap.png", "curves.png", "summary.json", "sweep.npz"):
         assert (out / "quadratic" / name).stat().st_size > 0
@@ -64,6 +65,7 @@ def existing_results(tmp_path_factory):
         (["sweep", "quadratic", "--steps", "-5"], "steps must be a positive integer"),
         (["sweep", "quadratic", "--steps", "ten"], "invalid int value"),
         (["sweep", "quadratic", "--chunk-size", "0"], "chunk-size"),
+        (["sweep", "quadratic", "--max-memory", "lots"], "max-memory"),
         (["sweep", "quadratic", "missing/file.py"], "no such file"),
         (["plot", "/nonexistent/folder"], "no saved sweep"),
         (["frobnicate"], "invalid choice"),

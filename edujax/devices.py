@@ -1,0 +1,79 @@
+"""Where a sweep runs: every local (or, after `jax.distributed.initialize`,
+global) device, with the grid axis split across them by JAX's own SPMD
+partitioner, in chunks that fit a memory budget.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from edujax.errors import UserError
+
+#: Share of a device's memory a sweep may fill by default: accelerators report
+#: their usable memory; a CPU gets a quarter of the machine's RAM.
+ACCELERATOR_SHARE, CPU_SHARE = 0.5, 0.25
+
+_UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """'512MB', '2G', '1.5GiB' or a plain number of bytes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?)?b?\s*", str(text).lower())
+    if not match or float(match[1]) <= 0:
+        raise UserError(f"--max-memory {text!r}: expected a positive size such as 512MB or 2GB")
+    return int(float(match[1]) * _UNITS[match[2] or ""])
+
+
+def grid_mesh() -> Mesh:
+    """A 1-D mesh over every device; the grid axis is split across it."""
+    return Mesh(np.asarray(jax.devices()), ("grid",))
+
+
+def row_sharding(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec("grid"))
+
+
+def default_memory_budget() -> int:
+    """Bytes one device may use for a chunk of runs."""
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and stats.get("bytes_limit"):
+        return int(ACCELERATOR_SHARE * stats["bytes_limit"])
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(CPU_SHARE * ram / jax.local_device_count())
+
+
+def put_rows(columns: dict[str, np.ndarray], rows: np.ndarray, sharding: NamedSharding) -> dict[str, jax.Array]:
+    """The chunk's hyperparameter columns as global arrays split over the mesh.
+
+    Every process holds all columns (they are small), so each one simply
+    supplies the shards of its own devices: this works on one host and many.
+    """
+    return {
+        name: jax.make_array_from_callback((len(rows),), sharding, lambda index, col=col: col[rows[index]])
+        for name, col in columns.items()
+    }
+
+
+def to_host(tree):
+    """A pytree of (possibly multi-host) global arrays as numpy arrays on every process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def is_main_process() -> bool:
+    """Only process 0 prints and writes files in a multi-host sweep."""
+    return jax.process_index() == 0
+
+
+def nbytes(tree) -> int:
+    """Total bytes of a pytree of arrays or ShapeDtypeStructs."""
+    return sum(math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree))

@@ -1,0 +1,102 @@
+"""Scale: memory-bounded chunks, sharding over devices, resuming an interrupted sweep."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edujax as ej
+from edujax import devices
+from edujax.errors import UserError
+from edujax.result import SweepResult
+from edujax.runner import RecordPlan, bytes_per_run, hparam_columns
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def assert_same_numbers(a, b):
+    for field in ("outcome", "loss", "tv", "best_loss"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    for name in a.final:
+        np.testing.assert_array_equal(a.final[name], b.final[name], err_msg=name)
+
+
+def test_a_grid_ten_times_the_budget_runs_in_chunks_with_the_same_numbers(quadratic):
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 64), ej.linspace("start_angle", 0.0, 90.0, 40))
+    columns = hparam_columns(quadratic, grid)
+    signature = tuple(sorted((k, v.dtype.str) for k, v in columns.items()))
+    per_run = bytes_per_run(quadratic, RecordPlan.make(100, 50), signature)
+    assert per_run > 4 * (51 + 50)  # at least the recorded loss and total variation
+    budget = per_run * grid.size // 10
+    bounded = ej.sweep(quadratic, grid, 100, max_memory=budget)
+    assert bounded.info["chunks"] >= 10
+    assert bounded.info["chunk_size"] * per_run <= budget
+    roomy = ej.sweep(quadratic, grid, 100)
+    assert roomy.info["chunks"] == 1
+    assert_same_numbers(bounded, roomy)
+
+
+@pytest.mark.parametrize("text, size", [("512MB", 512e6), ("2G", 2e9), ("1.5GiB", 1.5 * 2**30), ("4096", 4096)])
+def test_memory_sizes_parse(text, size):
+    assert devices.parse_bytes(text) == int(size)
+
+
+@pytest.mark.parametrize("text", ["lots", "-1GB", "0", "12XB"])
+def test_bad_memory_sizes_are_user_errors(text):
+    with pytest.raises(UserError, match="max-memory"):
+        devices.parse_bytes(text)
+
+
+SHARDED_SCRIPT = """
+import sys
+import jax, edujax as ej
+from edujax import registry
+assert jax.device_count() == 4, jax.devices()
+experiment = registry.load("quadratic")
+grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
+result = ej.sweep(experiment, grid, 80)
+assert result.info["devices"] == 4
+result.save(sys.argv[1])
+"""
+
+
+def test_sharded_over_four_devices_equals_one_device(quadratic, tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT, str(tmp_path)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
+    single = ej.sweep(quadratic, grid, 80)
+    assert single.info["devices"] == 1
+    assert_same_numbers(SweepResult.load(tmp_path), single)
+
+
+def test_an_interrupted_sweep_resumes_and_ends_identical(tmp_path):
+    """Kill a long chunked sweep mid-way (SIGKILL), rerun it, compare with an uninterrupted run."""
+    args = ["quadratic", "--grid", "learning_rate=1e-4:1:64", "--grid", "start_angle=0:90:32",
+            "--steps", "60000", "--chunk-size", "64"]  # 32 chunks of ~0.1 s each
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "edujax", "sweep", *args, "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while len(list(out.glob(".partial/*/chunk-*.npz"))) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(out.glob(".partial/*/chunk-*.npz")))
+    assert 3 <= done < 32, f"{done} chunks finished before the kill"
+    assert not (out / "quadratic").exists(), "no result is written before the sweep finishes"
+
+    resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed {done} of 32 chunks" in resumed.stdout
+    assert not (out / ".partial").exists(), "finished sweeps leave no checkpoints behind"
+
+    whole = tmp_path / "whole"
+    subprocess.run([*cmd[:-1], str(whole)], cwd=REPO, check=True, capture_output=True, timeout=300)
+    assert_same_numbers(SweepResult.load(out / "quadratic"), SweepResult.load(whole / "quadratic"))
