@@ -212,8 +212,8 @@ def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, colu
 def _run_chunks(experiment, plan, columns, seed, *, chunk_size=None, max_memory=None, checkpoint=None, progress=False):
     """Run all rows in equal chunks (the last one padded), one executable for all.
 
-    With `checkpoint` (a folder) each finished chunk is saved atomically and a
-    rerun skips the chunks already there.
+    With `checkpoint` (a folder) and more than one chunk, each finished chunk
+    is saved atomically and a rerun skips the chunks already there.
     """
     n = len(next(iter(columns.values())))
     signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
@@ -223,7 +223,8 @@ def _run_chunks(experiment, plan, columns, seed, *, chunk_size=None, max_memory=
     chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size)
     compiled = _compile(experiment, plan, chunk, signature, mesh)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
-    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk) if checkpoint else None
+    resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
+    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk) if resumable else None
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
     parts, resumed = [], 0
     start = time.perf_counter()
