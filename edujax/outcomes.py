@@ -4,7 +4,7 @@ The classifier reads only what the runner reduced while scanning: the loss at
 `R + 1` record points (`loss_trace`), the total variation of the loss between
 consecutive steps inside each of the `R` record windows (`tv_trace`, so a loss
 that bounces every step is seen even though it is recorded only every k
-steps), and whether any loss was non-finite. Everything is measured on the
+steps; it is non-finite as soon as one loss was). Everything is measured on the
 *gap* g = loss − f*, where f* is the experiment's known global minimum.
 
 With g0 the first gap, gT the last, and the *final window* the last
@@ -69,12 +69,12 @@ class Criteria:
             raise UserError(f"criteria.window must be in (0, 1], got {self.window!r}")
 
 
-def classify(loss_trace, tv_trace, nonfinite, global_min: float, criteria: Criteria = Criteria()) -> np.ndarray:
+def classify(loss_trace, tv_trace, global_min: float, criteria: Criteria = Criteria()) -> np.ndarray:
     """Outcome codes (indices into `OUTCOMES`) for runs along the leading axes.
 
     loss_trace: (..., R + 1) loss at the record points, first and last included.
-    tv_trace:   (..., R) total variation of the loss inside each record window.
-    nonfinite:  (...) whether any loss of the run was NaN or infinite.
+    tv_trace:   (..., R) total variation of the loss inside each record window
+                (non-finite as soon as any loss in the window was).
     """
     c = criteria
     gap = np.asarray(loss_trace, np.float64) - global_min
@@ -86,7 +86,8 @@ def classify(loss_trace, tv_trace, nonfinite, global_min: float, criteria: Crite
 
     with np.errstate(invalid="ignore", over="ignore"):  # diverged runs carry inf and NaN
         net = g_end - g_window_start
-        diverged = np.asarray(nonfinite) | ~np.isfinite(g_end) | ~np.isfinite(tv) | (g_end > c.diverge_factor * g0)
+        nonfinite = ~np.isfinite(gap).all(-1) | ~np.isfinite(tv_trace).all(-1)
+        diverged = nonfinite | (g_end > c.diverge_factor * g0)
         converged = g_end + tv_trace[..., -1] <= c.atol + c.rtol * g0
         settled = tv <= c.settle * g_end + c.atol
         improving = net <= -c.trend * tv

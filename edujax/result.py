@@ -29,7 +29,7 @@ SUMMARY, ARRAYS = "summary.json", "sweep.npz"
 class SweepResult:
     """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `OUTCOMES`),
     `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
-    `final[metric]` (each metric at the last step), `best_loss`; `examples`
+    `final[metric]` (each metric at the last step); `examples`
     holds every-step traces of a few representative runs (`index` into the
     flattened grid, `outcome`, one (E, steps + 1) array per metric);
     `boundaries` the theory curves evaluated over the grid."""
@@ -42,7 +42,6 @@ class SweepResult:
     loss: np.ndarray
     tv: np.ndarray
     final: dict[str, np.ndarray]
-    best_loss: np.ndarray
     record_steps: np.ndarray
     examples: dict[str, np.ndarray]
     boundaries: list[dict[str, Any]]
@@ -78,7 +77,7 @@ class SweepResult:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         arrays = {
-            "outcome": self.outcome, "loss": self.loss, "tv": self.tv, "best_loss": self.best_loss, "record_steps": self.record_steps,
+            "outcome": self.outcome, "loss": self.loss, "tv": self.tv, "record_steps": self.record_steps,
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
             **{f"final/{k}": v for k, v in self.final.items()},
@@ -115,7 +114,7 @@ class SweepResult:
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes"}
         return cls(
             experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
-            outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"), best_loss=arrays["best_loss"],
+            outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"),
             record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
             info={k: v for k, v in summary.items() if k not in known},
         )

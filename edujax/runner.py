@@ -43,10 +43,11 @@ MAX_UNROLL = 16
 
 @dataclasses.dataclass(frozen=True)
 class RecordPlan:
-    """When to record: at step 0, then after `windows` windows of `window` steps.
+    """When to record: at the start of each of `windows` windows of `window`
+    steps, and after the final step.
 
-    `lead` leftover steps (steps not divisible by the window) run before the
-    first window, so the last record is always at the final step. Sweeps
+    `lead` leftover steps (steps not divisible by the window) run after the
+    last window, so the last record is always at the final step. Sweeps
     record the loss only; `all_metrics` records every metric (for the few
     runs that are drawn step by step).
     """
@@ -65,7 +66,7 @@ class RecordPlan:
 
     @property
     def record_steps(self) -> np.ndarray:
-        return np.concatenate([[0], self.lead + self.window * np.arange(1, self.windows + 1)])
+        return np.concatenate([self.window * np.arange(self.windows), [self.steps]])
 
 
 def as_float32(metrics):
@@ -82,41 +83,48 @@ def as_float32(metrics):
 def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
-    Returns the loss (or every metric) at the record points, the loss's
-    total variation per window,
-    every metric's final value, the best loss and a non-finite flag. Each
-    step's metrics describe the state *before* its update, so the run takes
-    `steps + 1` calls of `experiment.step` to see the final state.
+    Returns the loss (or, with `plan.all_metrics`, every metric) at the
+    record points, `tv[j]`: the loss's total variation over the `window`
+    steps that end just before record j + 1 (the last window runs to the
+    final step), and every metric's final value.
+
+    Each step's metrics describe the state *before* its update. The carry is
+    only (state, last loss, total variation): whatever else a step computes
+    is dead inside the unrolled window and XLA drops it, and every extra
+    carried value would cost another pass of the fused window over the batch.
+    Non-finite losses need no flag of their own: they make `tv` non-finite.
     """
 
     def run(hparams, key):
-        def advance(carry, _):
-            state, last, tv, best, bad = carry
+        def evaluate(state):
             state, metrics = experiment.step(state, hparams)
-            metrics = as_float32(metrics)
-            loss = metrics["loss"]
-            tv = tv + jnp.abs(loss - last["loss"])
-            return (state, metrics, tv, jnp.fmin(best, loss), bad | ~jnp.isfinite(loss)), None
+            return state, as_float32(metrics)
+
+        def advance(carry, _):
+            state, last, tv = carry
+            state, metrics = evaluate(state)
+            return (state, metrics["loss"], tv + jnp.abs(metrics["loss"] - last)), None
 
         def scan_steps(carry, length):
             return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL))[0]
 
         def window(carry, _):
-            state, last, tv, best, bad = scan_steps(carry, plan.window)
-            recorded = last if plan.all_metrics else {"loss": last["loss"]}
-            return (state, last, jnp.zeros_like(tv), best, bad), (recorded, tv)
+            state, last = carry
+            state, first = evaluate(state)  # the record: loss at the window's first step
+            state, last, tv = scan_steps((state, first["loss"], jnp.abs(first["loss"] - last)), plan.window - 1)
+            recorded = first if plan.all_metrics else {"loss": first["loss"]}
+            return (state, last), (recorded, tv)
 
         if "seed" in hparams:
             key = jax.random.fold_in(key, hparams["seed"])
-        state, first = experiment.step(experiment.init(key, hparams), hparams)
-        first = as_float32(first)
-        loss = first["loss"]
-        carry = (state, first, jnp.zeros_like(loss), loss, ~jnp.isfinite(loss))
-        if plan.lead:
-            carry = scan_steps(carry, plan.lead)
-        (_, final, _, best, bad), (records, tv) = jax.lax.scan(window, carry, None, length=plan.windows)
-        traces = {name: jnp.concatenate([first[name][None], trace]) for name, trace in records.items()}
-        return {"traces": traces, "tv": tv, "final": final, "best_loss": best, "nonfinite": bad}
+        state = experiment.init(key, hparams)
+        _, start = evaluate(state)
+        (state, last), (records, tv) = jax.lax.scan(window, (state, start["loss"]), None, length=plan.windows)
+        state, last, tail = scan_steps((state, last, jnp.zeros_like(last)), plan.lead)
+        _, final = evaluate(state)
+        tv = tv.at[-1].add(tail + jnp.abs(final["loss"] - last))
+        traces = {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()}
+        return {"traces": traces, "tv": tv, "final": final}
 
     return run
 
@@ -295,9 +303,9 @@ def sweep(
 
     global_min = experiment.global_min
     if global_min is None:
-        finite = out["best_loss"][np.isfinite(out["best_loss"])]
+        finite = out["traces"]["loss"][np.isfinite(out["traces"]["loss"])]
         global_min = float(finite.min()) if finite.size else 0.0
-    codes = classify(out["traces"]["loss"], out["tv"], out["nonfinite"], global_min, experiment.criteria)
+    codes = classify(out["traces"]["loss"], out["tv"], global_min, experiment.criteria)
 
     picks = representatives(codes, examples_per_outcome)
     slots = examples_per_outcome * len(OUTCOMES)  # fixed batch: one compile serves every sweep
@@ -317,7 +325,6 @@ def sweep(
         loss=out["traces"]["loss"].reshape(shape + (-1,)),
         tv=out["tv"].reshape(shape + (-1,)),
         final={name: value.reshape(shape) for name, value in out["final"].items()},
-        best_loss=out["best_loss"].reshape(shape),
         record_steps=plan.record_steps,
         examples=examples,
         boundaries=evaluate_boundaries(experiment, grid),

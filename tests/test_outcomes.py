@@ -13,12 +13,12 @@ def reduce(curve):
     curve = np.asarray(curve, np.float64)
     records = curve[::WINDOW]
     steps_tv = np.abs(np.diff(curve)).reshape(-1, WINDOW).sum(1)
-    return records, steps_tv, ~np.all(np.isfinite(curve))
+    return records, steps_tv
 
 
 def label(curve, global_min=0.0, criteria=Criteria()):
-    records, tv, bad = reduce(curve)
-    return int(classify(records, tv, bad, global_min, criteria))
+    records, tv = reduce(curve)
+    return int(classify(records, tv, global_min, criteria))
 
 
 t = np.arange(STEPS + 1)
@@ -79,8 +79,8 @@ def test_thresholds_are_configurable():
 
 def test_classify_is_vectorised_over_leading_axes():
     curves = [100 * 0.9**t, 100 * 0.999**t, 1.05**t, 2 + np.cos(0.7 * t), 1 + 99 * 0.9**t]
-    records, tvs, bad = zip(*map(reduce, curves))
-    codes = classify(np.stack(records).reshape(5, 1, -1), np.stack(tvs).reshape(5, 1, -1), np.array(bad)[:, None], 0.0)
+    records, tvs = zip(*map(reduce, curves))
+    codes = classify(np.stack(records).reshape(5, 1, -1), np.stack(tvs).reshape(5, 1, -1), 0.0)
     assert codes.shape == (5, 1)
     assert codes.ravel().tolist() == [CONVERGED, SLOW, DIVERGED, OSCILLATING, LOCAL_MIN]
     assert counts(codes) == {name: 1 for name in OUTCOMES}

@@ -24,7 +24,7 @@ def test_save_load_round_trip(result, tmp_path):
     for a, b in zip(loaded.axes, result.axes):
         np.testing.assert_array_equal(a.values, b.values)
         assert (a.scale, a.columns, a.label) == (b.scale, b.columns, b.label)
-    for field in ("outcome", "loss", "tv", "best_loss", "record_steps"):
+    for field in ("outcome", "loss", "tv", "record_steps"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field))
     for group in ("hparams", "final", "examples"):
         assert getattr(loaded, group).keys() == getattr(result, group).keys()

@@ -20,7 +20,6 @@ def assert_same_result(a, b):
     np.testing.assert_array_equal(a.outcome, b.outcome)
     np.testing.assert_array_equal(a.loss, b.loss)
     np.testing.assert_array_equal(a.tv, b.tv)
-    np.testing.assert_array_equal(a.best_loss, b.best_loss)
     for name in a.final:
         np.testing.assert_array_equal(a.final[name], b.final[name])
 
@@ -124,7 +123,7 @@ def test_unknown_global_min_falls_back_to_the_best_loss_seen():
     experiment = noisy_start_experiment("no_known_min")
     experiment = ej.Experiment(**{**experiment.__dict__, "global_min": None})
     result = ej.sweep(experiment)
-    assert result.info["global_min"] == pytest.approx(float(np.nanmin(result.best_loss)))
+    assert result.info["global_min"] == pytest.approx(float(np.nanmin(result.loss)))
     assert result.info["global_min_known"] is False
 
 
