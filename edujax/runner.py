@@ -109,17 +109,22 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL))[0]
 
         def window(carry, _):
-            state, last = carry
-            state, first = evaluate(state)  # the record: loss at the window's first step
+            # Emit the *previous* window's record and keep this one's in the carry:
+            # the scan output then only copies a carried buffer, instead of
+            # re-running the fused window single-threaded to write it.
+            state, last, pending = carry
+            state, first = evaluate(state)  # the record: metrics at the window's first step
             state, last, tv = scan_steps((state, first["loss"], jnp.abs(first["loss"] - last)), plan.window - 1)
             recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, last), (recorded, tv)
+            return (state, last, (recorded, tv)), pending
 
         if "seed" in hparams:
             key = jax.random.fold_in(key, hparams["seed"])
         state = experiment.init(key, hparams)
         _, start = evaluate(state)
-        (state, last), (records, tv) = jax.lax.scan(window, (state, start["loss"]), None, length=plan.windows)
+        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"])
+        (state, last, newest), emitted = jax.lax.scan(window, (state, start["loss"], placeholder), None, length=plan.windows)
+        records, tv = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         state, last, tail = scan_steps((state, last, jnp.zeros_like(last)), plan.lead)
         _, final = evaluate(state)
         tv = tv.at[-1].add(tail + jnp.abs(final["loss"] - last))
