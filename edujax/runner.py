@@ -69,6 +69,28 @@ def as_float32(metrics):
     return metrics
 
 
+def setting_key(key, hparams):
+    """The PRNG key of one grid point: the sweep's key with its `seed` column folded in."""
+    return jax.random.fold_in(key, hparams["seed"]) if "seed" in hparams else key
+
+
+def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
+    """Train one setting alone (no vmap), as `sweep` trains it: `(final state, metrics)`.
+
+    `hparams` maps every column to a scalar; `metrics[name]` has every step's
+    value, `steps + 1` of them (the last describes the final state). Wrap it
+    in `jax.jit` (with `experiment` and `steps` static) to replay many settings.
+    """
+
+    def advance(state, _):
+        state, metrics = experiment.step(state, hparams)
+        return state, as_float32(metrics)
+
+    state, metrics = jax.lax.scan(advance, experiment.init(setting_key(jax.random.key(seed), hparams), hparams), None, length=steps)
+    _, last = experiment.step(state, hparams)
+    return state, {name: jnp.concatenate([trace, as_float32(last)[name][None]]) for name, trace in metrics.items()}
+
+
 def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
@@ -96,9 +118,7 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             recorded = last if plan.all_metrics else {"loss": last["loss"]}
             return (state, last, jnp.zeros_like(tv), best, bad), (recorded, tv)
 
-        if "seed" in hparams:
-            key = jax.random.fold_in(key, hparams["seed"])
-        state, first = experiment.step(experiment.init(key, hparams), hparams)
+        state, first = experiment.step(experiment.init(setting_key(key, hparams), hparams), hparams)
         first = as_float32(first)
         loss = first["loss"]
         carry = (state, first, jnp.zeros_like(loss), loss, ~jnp.isfinite(loss))
