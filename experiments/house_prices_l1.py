@@ -9,9 +9,9 @@ never cancel). The run keeps hopping around the optimum and its loss stays
 above L1_min + μ·lr/(2n) every other step (μ: the loss's smallest slope
 away from the optimum, computed from the data). Right of the dotted line this
 floor exceeds the tolerance of `converged` (the gap must fall below
-rtol·(initial gap)), so L1 can only oscillate there, while L2 converges;
-left of it L1 is too slow to arrive in 500 steps. The cure is a decaying
-learning rate, not a smaller constant one.
+rtol·(initial gap)): there L1 is slow while it travels and oscillates once
+it arrives, while L2 converges; left of it L1 is too slow to arrive in 500
+steps. The cure is a decaying learning rate, not a smaller constant one.
 
 The recorded loss is each loss minus its own minimum (L1's found exactly: an
 optimal L1 line passes through two data points), so f* = 0 for both.
