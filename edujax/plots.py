@@ -133,7 +133,8 @@ def describe_setting(result: SweepResult, flat_index: int) -> str:
     parts = []
     for axis in result.axes:
         for column in axis.columns:
-            parts.append(f"{column}={result.hparams[column].ravel()[flat_index]:.3g}")
+            value = result.hparams[column].ravel()[flat_index]
+            parts.append(f"{column}={axis.choices[int(value)] if axis.scale == 'choice' else format(value, '.3g')}")
     return ", ".join(parts)
 
 

@@ -40,6 +40,11 @@ BATCH_MULTIPLE = 64
 #: steps into one pass over the batch, small enough to compile in a blink.
 MAX_UNROLL = 16
 
+#: Only states this small (in numbers per run) are unrolled: a scalar problem's
+#: steps fuse into one cheap loop over the batch, while a network's step is
+#: already a few matmuls, and unrolling it only multiplies compile time.
+UNROLL_MAX_STATE = 64
+
 
 @dataclasses.dataclass(frozen=True)
 class RecordPlan:
@@ -80,6 +85,28 @@ def as_float32(metrics):
     return metrics
 
 
+def setting_key(key, hparams):
+    """The PRNG key of one grid point: the sweep's key with its `seed` column folded in."""
+    return jax.random.fold_in(key, hparams["seed"]) if "seed" in hparams else key
+
+
+def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
+    """Train one setting alone (no vmap), as `sweep` trains it: `(final state, metrics)`.
+
+    `hparams` maps every column to a scalar; `metrics[name]` has every step's
+    value, `steps + 1` of them (the last describes the final state). Wrap it
+    in `jax.jit` (with `experiment` and `steps` static) to replay many settings.
+    """
+
+    def advance(state, _):
+        state, metrics = experiment.step(state, hparams)
+        return state, as_float32(metrics)
+
+    state, metrics = jax.lax.scan(advance, experiment.init(setting_key(jax.random.key(seed), hparams), hparams), None, length=steps)
+    _, last = experiment.step(state, hparams)
+    return state, {name: jnp.concatenate([trace, as_float32(last)[name][None]]) for name, trace in metrics.items()}
+
+
 def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
@@ -106,7 +133,8 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             return (state, metrics["loss"], tv + jnp.abs(metrics["loss"] - last)), None
 
         def scan_steps(carry, length):
-            return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL))[0]
+            small = sum(leaf.size for leaf in jax.tree.leaves(carry[0])) <= UNROLL_MAX_STATE
+            return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL) if small else 1)[0]
 
         def window(carry, _):
             # Emit the *previous* window's record and keep this one's in the carry:
@@ -118,9 +146,7 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             recorded = first if plan.all_metrics else {"loss": first["loss"]}
             return (state, last, (recorded, tv)), pending
 
-        if "seed" in hparams:
-            key = jax.random.fold_in(key, hparams["seed"])
-        state = experiment.init(key, hparams)
+        state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
         placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"])
         (state, last, newest), emitted = jax.lax.scan(window, (state, start["loss"], placeholder), None, length=plan.windows)
