@@ -165,8 +165,11 @@ def draw_contours(ax, landscape: Landscape, resolution: int = 300) -> None:
     ax.set_ylabel("y")
 
 
-def _legend(paths, landscape):
-    handles = [Line2D([], [], color=COLORS[OUTCOMES[code]], lw=2, label=f"{OUTCOMES[code]}: {setting}") for code, _, _, setting in paths]
+def _legend(paths, landscape, settings=True):
+    handles = [
+        Line2D([], [], color=COLORS[OUTCOMES[code]], lw=2, label=f"{OUTCOMES[code]}: {setting}" if settings else OUTCOMES[code])
+        for code, _, _, setting in paths
+    ]
     handles += [
         Line2D([], [], ls="", marker="o", color="black", markerfacecolor="white", label="start"),
         Line2D([], [], ls="", marker="s", color="black", label="end (or where it left the picture)"),
@@ -192,22 +195,23 @@ def trajectories(result: SweepResult, landscape: Landscape, path: Path) -> str:
     return "One representative run per outcome that occurred, drawn on the contours of the loss (dark = low): start ○, end ■ (paths that fly out are cut at the edge), global minima ★."
 
 
-def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 60) -> str:
+def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 45) -> str:
     """A GIF of the representative runs rolling over the contour plot (pillow writer)."""
     paths = representative_paths(result, landscape)
     total = result.steps + 1
     # Geometric frame times: the first steps, where most of the motion is, get more frames.
     times = np.unique(np.concatenate([[0], np.geomspace(1, total - 1, frames - 1).round().astype(int)]))
-    fig = Figure(figsize=(7.2, 4.6), layout="constrained")
+    fig = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = fig.subplots()
-    draw_contours(ax, landscape, resolution=200)
+    draw_contours(ax, landscape, resolution=150)
     trails, balls = [], []
     for code, x, y, _ in paths:
         color = COLORS[OUTCOMES[code]]
         ax.plot(x[0], y[0], "o", color=color, markerfacecolor="white", markersize=7, zorder=6)
         trails.append(ax.plot([], [], "-", color=color, lw=1.2)[0])
         balls.append(ax.plot([], [], "o", color=color, markeredgecolor="black", markersize=10, zorder=7)[0])
-    fig.legend(handles=_legend(paths, landscape)[:-2], loc="outside right center", frameon=False, fontsize=6)
+    handles = _legend(paths, landscape, settings=False)
+    fig.legend(handles=handles[:-2] + handles[-1:], loc="outside right center", frameon=False, fontsize=8)
     title = ax.set_title("", fontsize=9)
 
     def draw(frame):
@@ -218,7 +222,7 @@ def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 
         title.set_text(f"{result.experiment}: step {t} of {result.steps}")
         return trails + balls + [title]
 
-    FuncAnimation(fig, draw, frames=len(times)).save(path, writer=PillowWriter(fps=10), dpi=72)
+    FuncAnimation(fig, draw, frames=len(times)).save(path, writer=PillowWriter(fps=8), dpi=64)
     return "The marble, animated: the same runs rolling over the contour plot (frames spaced geometrically in time)."
 
 
