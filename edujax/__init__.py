@@ -2,11 +2,12 @@
 from edujax.errors import UserError
 from edujax.experiment import Boundary, Experiment, minimize
 from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values
+from edujax.optimizers import switch
 from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify
 from edujax.result import SweepResult
 from edujax.runner import sweep
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError",
-    "choice", "classify", "linspace", "logspace", "minimize", "points", "seeds", "sweep", "values",
+    "choice", "classify", "linspace", "logspace", "minimize", "points", "seeds", "sweep", "switch", "values",
 ]
