@@ -111,14 +111,13 @@ def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
     Returns the loss (or, with `plan.all_metrics`, every metric) at the
-    record points, `tv[j]`: the loss's total variation over the `window`
-    steps that end just before record j + 1 (the last window runs to the
-    final step), and every metric's final value.
+    record points, `tv[j]`: the loss's total variation from record j to
+    record j + 1, step by step, and every metric's final value.
 
-    Each step's metrics describe the state *before* its update. The carry is
-    only (state, last loss, total variation): whatever else a step computes
-    is dead inside the unrolled window and XLA drops it, and every extra
-    carried value would cost another pass of the fused window over the batch.
+    Each step's metrics describe the state *before* its update. Across
+    windows the carry is only the state: whatever else a step computes is
+    dead inside the unrolled window and XLA drops it, and every extra carried
+    value would cost another pass of the fused window over the batch.
     Non-finite losses need no flag of their own: they make `tv` non-finite.
     """
 
@@ -140,18 +139,22 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             # Emit the *previous* window's record and keep this one's in the carry:
             # the scan output then only copies a carried buffer, instead of
             # re-running the fused window single-threaded to write it.
-            state, last, pending = carry
+            state, pending = carry
             state, first = evaluate(state)  # the record: metrics at the window's first step
-            state, last, tv = scan_steps((state, first["loss"], jnp.abs(first["loss"] - last)), plan.window - 1)
+            state, last, tv = scan_steps((state, first["loss"], jnp.zeros_like(first["loss"])), plan.window - 1)
+            # Close the window on the next record's loss, evaluated again by the next
+            # window: one extra evaluation, instead of carrying the last loss over.
+            tv = tv + jnp.abs(evaluate(state)[1]["loss"] - last)
             recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, last, (recorded, tv)), pending
+            return (state, (recorded, tv)), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
         placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"])
-        (state, last, newest), emitted = jax.lax.scan(window, (state, start["loss"], placeholder), None, length=plan.windows)
+        (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, tv = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
-        state, last, tail = scan_steps((state, last, jnp.zeros_like(last)), plan.lead)
+        _, resumed = evaluate(state)
+        state, last, tail = scan_steps((state, resumed["loss"], jnp.zeros_like(tv[-1])), plan.lead)
         _, final = evaluate(state)
         tv = tv.at[-1].add(tail + jnp.abs(final["loss"] - last))
         traces = {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()}
@@ -307,7 +310,7 @@ def sweep(
     steps: int | None = None,
     *,
     seed: int = 0,
-    records: int = 50,
+    records: int = 25,
     chunk_size: int | None = None,
     max_memory: int | None = None,
     checkpoint: Path | str | None = None,

@@ -150,7 +150,7 @@ def test_paths_come_from_the_few_examples_and_start_at_the_start(tmp_path):
     experiment = registry.load("himmelblau")
     grid = ej.Grid(ej.linspace("x0", -5, 5, 6), ej.linspace("y0", -5, 5, 6), ej.values("learning_rate", [0.005, 0.022]))
     result = ej.sweep(experiment, grid, steps=40)
-    assert result.final["x"].shape == grid.shape and result.loss.shape == grid.shape + (41,)
+    assert result.final["x"].shape == grid.shape and result.loss.shape == grid.shape + (len(result.record_steps),)
     examples = result.examples
     assert examples["x"].shape == (len(examples["index"]), 41) and len(examples["index"]) <= 10
     np.testing.assert_allclose(examples["x"][:, 0], result.hparams["x0"].ravel()[examples["index"]])

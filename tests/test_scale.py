@@ -33,10 +33,10 @@ def test_a_grid_ten_times_the_budget_runs_in_chunks_with_the_same_numbers(quadra
     per_run = bytes_per_run(quadratic, RecordPlan.make(100, 50), signature)
     assert per_run > 4 * (51 + 50)  # at least the recorded loss and total variation
     budget = per_run * grid.size // 10
-    bounded = ej.sweep(quadratic, grid, 100, max_memory=budget)
+    bounded = ej.sweep(quadratic, grid, 100, records=50, max_memory=budget)
     assert bounded.info["chunks"] >= 10
     assert bounded.info["chunk_size"] * per_run <= budget
-    roomy = ej.sweep(quadratic, grid, 100)
+    roomy = ej.sweep(quadratic, grid, 100, records=50)
     assert roomy.info["chunks"] == 1
     assert_same_numbers(bounded, roomy)
 
