@@ -123,11 +123,17 @@ def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tu
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
     batched = jax.jit(jax.vmap(run_one(experiment, plan), in_axes=(0, None)))
     try:
-        return batched.lower(specs, key).compile()
+        lowered = batched.lower(specs, key)  # traces the experiment's own functions
+    except UserError:
+        raise
     except KeyError as missing:
         raise UserError(
             f"experiment {experiment.name!r} reads hyperparameter {missing} that is neither a grid axis nor in its defaults"
-        ) from None
+        ) from missing
+    except Exception as err:  # shapes that do not fit, Python `if` on a traced value, ...: the experiment's to fix
+        message = (str(err).strip().splitlines() or [""])[0]
+        raise UserError(f"experiment {experiment.name!r} failed while tracing: {type(err).__name__}: {message}") from err
+    return lowered.compile()
 
 
 def hparam_columns(experiment: Experiment, grid: Grid) -> dict[str, np.ndarray]:
