@@ -188,7 +188,7 @@ def _section(name: str, summary: dict, data: dict) -> str:
     <table class="counts"><caption>Outcomes</caption>{counts}</table>
     <table class="settings"><caption>Settings of this run</caption>{rows}</table>
   </div>
-  <div class="figures">Figures (files beside this page): <ul>{figures}</ul></div>
+  {f'<div class="figures">Figures (files beside this page): <ul>{figures}</ul></div>' if figures else ""}
 </section>"""
 
 

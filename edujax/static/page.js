@@ -37,6 +37,14 @@
     for (const v of lists[0]) for (const rest of product(lists.slice(1))) yield [v, ...rest];
   }
 
+  // Powers of ten on a log axis, at most about eight of them, written compactly.
+  function decades(u, axisIndex, lo, hi) {
+    const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi)), step = Math.max(1, Math.ceil((b - a) / 8)), out = [];
+    for (let k = a; k <= b; k += step) if (10 ** k >= lo * 0.999 && 10 ** k <= hi * 1.001) out.push(10 ** k);
+    return out;
+  }
+  const power = (v) => (v == null ? "" : v >= 1e-3 && v < 1e4 ? String(+v.toPrecision(3)) : v.toExponential(0).replace("e+", "e"));
+
   function scaleOf(axis) {
     const e = axis.edges, lo = Math.min(e[0], e[e.length - 1]), hi = Math.max(e[0], e[e.length - 1]);
     // The first grid value sits at the origin, as on the PNG (descending axes run backwards).
@@ -229,7 +237,8 @@
       chart = new uPlot({
         width: 460, height: 320,
         scales: { x: { time: false }, y: { distr: 3, range: (u, lo, hi) => (lo == null ? [1e-12, 1] : uPlot.rangeLog(lo, hi, 10, true)) } },
-        axes: [{ label: "step", stroke: "#222" }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64 }],
+        axes: [{ label: "step", stroke: "#222" }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64,
+          splits: decades, values: (u, splits) => splits.map(power) }],
         legend: { live: false },
         series: [{ label: "step" }, ...runs.map((r) => ({ label: r.label, stroke: COLORS[r.outcome], width: 1.5 }))],
       }, [exp.curves.steps, ...runs.map((r) => r.values)], curveDiv.querySelector(".chart"));
