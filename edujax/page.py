@@ -97,7 +97,7 @@ def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
                  "labels": [axis.value_label(k) for k in range(len(axis))]}
         if i in drawn:  # plot geometry, from the same rules as the PNG heatmap
             centres, cell_edges = plots.edges(axis)
-            entry.update(centres=centres.tolist(), edges=cell_edges.tolist())
+            entry.update(centres=_short(centres), edges=_short(cell_edges))
         axes.append(entry)
     boundaries = []
     names = [result.axes[i].name for i in drawn]
@@ -106,7 +106,7 @@ def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
         if boundary["axis"] in names:
             values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
-                               "values": [np.asarray(v, np.float64).tolist() for v in values]})
+                               "values": [_short(v) if np.ndim(v) else float(v) for v in values]})
     sampled = curve_subgrid(result.outcome.shape)
     loss = result.loss[np.ix_(*sampled)].reshape(-1, result.loss.shape[-1])
     codes, ranges = quantise_curves(loss, result.info["global_min"])
@@ -124,6 +124,11 @@ def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
         "global_min_known": bool(result.info.get("global_min_known", True)),
         "written": written,
     }
+
+
+def _short(values: np.ndarray) -> list[float]:
+    """Floats with 7 significant digits (float32 precision): shorter JSON."""
+    return [float(f"{v:.7g}") for v in np.asarray(values, np.float64).ravel()]
 
 
 def _paragraphs(text: str) -> str:

@@ -37,13 +37,21 @@
     for (const v of lists[0]) for (const rest of product(lists.slice(1))) yield [v, ...rest];
   }
 
-  // Powers of ten on a log axis, at most about eight of them, written compactly.
-  function decades(u, axisIndex, lo, hi) {
-    const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi)), step = Math.max(1, Math.ceil((b - a) / 8)), out = [];
-    for (let k = a; k <= b; k += step) if (10 ** k >= lo * 0.999 && 10 ** k <= hi * 1.001) out.push(10 ** k);
-    return out;
+  // Ticks on a log axis: powers of ten (at most about eight), else 1-2-…-9 × 10^k, else the ends.
+  // (uPlot's own log ticks assume the range starts on a power of ten; a map's edges do not.)
+  function logTicks(u, axisIndex, lo, hi) {
+    const inside = (v) => v >= lo * 0.999 && v <= hi * 1.001;
+    const thin = (ticks) => ticks.filter((_, k) => k % Math.ceil(ticks.length / 8) === 0);
+    const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi));
+    const decades = [];
+    for (let k = a; k <= b; k++) if (inside(10 ** k)) decades.push(10 ** k);
+    if (decades.length >= 2) return thin(decades);
+    const steps = [];
+    for (let k = a; k <= b; k++) for (let m = 1; m < 10; m++) if (inside(m * 10 ** k)) steps.push(+(m * 10 ** k).toPrecision(1));
+    return steps.length >= 2 ? thin(steps) : [lo, hi];
   }
   const power = (v) => (v == null ? "" : v >= 1e-3 && v < 1e4 ? String(+v.toPrecision(3)) : v.toExponential(0).replace("e+", "e"));
+  const logAxis = { splits: logTicks, values: (u, splits) => splits.map(power), filter: (u, splits) => splits };
 
   function scaleOf(axis) {
     const e = axis.edges, lo = Math.min(e[0], e[e.length - 1]), hi = Math.max(e[0], e[e.length - 1]);
@@ -53,6 +61,7 @@
 
   function axisOf(axis, vertical) {
     const opts = { label: axis.scale === "points" ? `${axis.title} (index)` : axis.title, stroke: "#222", grid: { show: false } };
+    if (axis.scale === "log") Object.assign(opts, logAxis);
     if (axis.scale === "points" || axis.scale === "choice") {
       const every = Math.ceil(axis.size / 12);
       opts.splits = () => axis.centres.filter((_, k) => k % every === 0);
@@ -143,12 +152,13 @@
         ctx.stroke();
       });
       ctx.setLineDash([]);
-      for (const [cell, color] of [[state.shown, "#fff"], [state.picked, "#000"]]) {
-        if (!cell) continue;
+      for (const [cell, color, pad] of [[state.shown, "#fff", 5], [state.picked, "#000", 3]]) {
+        if (!cell) continue; // a box around the clicked cell (black) and the stored run drawn for it (white)
         ctx.strokeStyle = color;
         ctx.lineWidth = 1.5 * px;
-        const x0 = Math.min(xp[cell.i], xp[cell.i + 1]), y0 = Math.min(yp[cell.j], yp[cell.j + 1]);
-        ctx.strokeRect(x0 - 2 * px, y0 - 2 * px, Math.abs(xp[cell.i + 1] - xp[cell.i]) + 4 * px, Math.abs(yp[cell.j + 1] - yp[cell.j]) + 4 * px);
+        const cx = (xp[cell.i] + xp[cell.i + 1]) / 2, cy = (yp[cell.j] + yp[cell.j + 1]) / 2;
+        const hx = Math.abs(xp[cell.i + 1] - xp[cell.i]) / 2 + pad * px, hy = Math.abs(yp[cell.j + 1] - yp[cell.j]) / 2 + pad * px;
+        ctx.strokeRect(cx - hx, cy - hy, 2 * hx, 2 * hy);
       }
       ctx.restore();
     }
@@ -238,7 +248,7 @@
         width: 460, height: 320,
         scales: { x: { time: false }, y: { distr: 3, range: (u, lo, hi) => (lo == null ? [1e-12, 1] : uPlot.rangeLog(lo, hi, 10, true)) } },
         axes: [{ label: "step", stroke: "#222" }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64,
-          splits: decades, values: (u, splits) => splits.map(power) }],
+          ...logAxis }],
         legend: { live: false },
         series: [{ label: "step" }, ...runs.map((r) => ({ label: r.label, stroke: COLORS[r.outcome], width: 1.5 }))],
       }, [exp.curves.steps, ...runs.map((r) => r.values)], curveDiv.querySelector(".chart"));
