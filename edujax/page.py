@@ -65,14 +65,14 @@ def curve_subgrid(shape: tuple[int, ...], budget: int = CURVE_CELLS) -> list[np.
 def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np.ndarray]:
     """(curves, R + 1) losses -> uint8 codes and int16 [low, high] in centi-decades per curve.
 
-    Code q stands for 10 ** (low + q / LEVELS · (high − low)) / 100 decades; the
-    error is at most half a level: (high − low) / (2 · LEVELS) decades.
+    Code q stands for the gap 10 ** ((low + q / LEVELS · (high − low)) / 100); the
+    error is at most half a level: (high − low) / (200 · LEVELS) decades.
     """
     logs = np.log10(plots.loss_gap(loss, global_min))
     finite = np.isfinite(logs)
     with np.errstate(invalid="ignore"):
-        low = np.floor(np.nanmin(np.where(finite, logs, np.inf), axis=-1) * 100)
-        high = np.ceil(np.nanmax(np.where(finite, logs, -np.inf), axis=-1) * 100)
+        low = np.floor(np.where(finite, logs, np.inf).min(-1) * 100)
+        high = np.ceil(np.where(finite, logs, -np.inf).max(-1) * 100)
     empty = ~finite.any(-1)
     low[empty], high[empty] = 0, 0
     span = np.where(high > low, high - low, 1.0)
@@ -88,7 +88,7 @@ def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.where(codes == NONFINITE, np.nan, gaps)
 
 
-def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
+def experiment_data(result: SweepResult, written: str) -> dict:
     """Everything the page's script needs about one saved sweep (JSON-friendly)."""
     drawn, faceted, aggregated = plots.layout(result)
     axes = []
@@ -106,7 +106,7 @@ def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
         if boundary["axis"] in names:
             values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
-                               "values": [_short(v) if np.ndim(v) else float(v) for v in values]})
+                               "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
     sampled = curve_subgrid(result.outcome.shape)
     loss = result.loss[np.ix_(*sampled)].reshape(-1, result.loss.shape[-1])
     codes, ranges = quantise_curves(loss, result.info["global_min"])
@@ -126,9 +126,9 @@ def experiment_data(result: SweepResult, summary: dict, written: str) -> dict:
     }
 
 
-def _short(values: np.ndarray) -> list[float]:
-    """Floats with 7 significant digits (float32 precision): shorter JSON."""
-    return [float(f"{v:.7g}") for v in np.asarray(values, np.float64).ravel()]
+def _short(values) -> list[float | None]:
+    """Floats with 7 significant digits (float32 precision), for short JSON; None (null) where not finite."""
+    return [float(f"{v:.7g}") if np.isfinite(v) else None for v in np.asarray(values, np.float64).ravel()]
 
 
 def _paragraphs(text: str) -> str:
@@ -204,7 +204,7 @@ def write(results_dir: Path) -> Path:
     for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
         summary = json.loads(summary_path.read_text())
         written = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
-        data = experiment_data(SweepResult.load(summary_path.parent), summary, written)
+        data = experiment_data(SweepResult.load(summary_path.parent), written)
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data))
         experiments.append(data)
@@ -212,7 +212,7 @@ def write(results_dir: Path) -> Path:
     meanings = "".join(f'<li><span class="chip" style="background:{COLORS[o]}"></span><b>{o}</b>: {html.escape(MEANINGS[o])}</li>'
                        for o in OUTCOMES)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
-    payload_json = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the script
+    payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

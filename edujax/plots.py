@@ -186,7 +186,8 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
 def write_index(results_dir: Path) -> Path:
     """`results/README.md`: every experiment's figures with one line each."""
     results_dir = Path(results_dir)
-    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.", ""]
+    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.",
+             "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
     for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
         summary = json.loads(summary_path.read_text())
         name = summary_path.parent.name

@@ -6,6 +6,7 @@
   const DATA = JSON.parse(document.getElementById("edujax-data").textContent);
   const COLORS = DATA.outcomes.map((o) => DATA.colors[o]);
   const DASHES = [[6, 4], [2, 3], [8, 3, 2, 3]]; // the PNG's "--", ":", "-."
+  const FONTS = { font: "12px system-ui, sans-serif", labelFont: "bold 12px system-ui, sans-serif" };
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
   const chip = (code) => `<span class="chip" style="background:${COLORS[code]}"></span>${esc(DATA.outcomes[code])}`;
 
@@ -53,15 +54,17 @@
   const power = (v) => (v == null ? "" : v >= 1e-3 && v < 1e4 ? String(+v.toPrecision(3)) : v.toExponential(0).replace("e+", "e"));
   const logAxis = { splits: logTicks, values: (u, splits) => splits.map(power), filter: (u, splits) => splits };
 
+  const isLog = (axis) => axis.scale === "log" && Math.min(...axis.edges) > 0; // a 1-value axis may get edges ≤ 0
+
   function scaleOf(axis) {
     const e = axis.edges, lo = Math.min(e[0], e[e.length - 1]), hi = Math.max(e[0], e[e.length - 1]);
     // The first grid value sits at the origin, as on the PNG (descending axes run backwards).
-    return { time: false, auto: false, distr: axis.scale === "log" ? 3 : 1, range: () => [lo, hi], dir: e[0] > e[e.length - 1] ? -1 : 1 };
+    return { time: false, auto: false, distr: isLog(axis) ? 3 : 1, range: () => [lo, hi], dir: e[0] > e[e.length - 1] ? -1 : 1 };
   }
 
   function axisOf(axis, vertical) {
-    const opts = { label: axis.scale === "points" ? `${axis.title} (index)` : axis.title, stroke: "#222", grid: { show: false } };
-    if (axis.scale === "log") Object.assign(opts, logAxis);
+    const opts = { label: axis.scale === "points" ? `${axis.title} (index)` : axis.title, stroke: "#222", grid: { show: false }, ...FONTS };
+    if (isLog(axis)) Object.assign(opts, logAxis);
     if (axis.scale === "points" || axis.scale === "choice") {
       const every = Math.ceil(axis.size / 12);
       opts.splits = () => axis.centres.filter((_, k) => k % every === 0);
@@ -133,6 +136,7 @@
       ctx.lineWidth = 2 * px;
       exp.boundaries.forEach((b, n) => {
         const v = b.values[F === null ? 0 : state.facet];
+        if (v == null) return; // not finite here
         ctx.setLineDash(DASHES[n % DASHES.length].map((d) => d * px));
         ctx.beginPath();
         if (!Array.isArray(v)) {
@@ -247,7 +251,7 @@
       chart = new uPlot({
         width: 460, height: 320,
         scales: { x: { time: false }, y: { distr: 3, range: (u, lo, hi) => (lo == null ? [1e-12, 1] : uPlot.rangeLog(lo, hi, 10, true)) } },
-        axes: [{ label: "step", stroke: "#222" }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64,
+        axes: [{ label: "step", stroke: "#222", ...FONTS }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64, ...FONTS,
           ...logAxis }],
         legend: { live: false },
         series: [{ label: "step" }, ...runs.map((r) => ({ label: r.label, stroke: COLORS[r.outcome], width: 1.5 }))],
