@@ -1,4 +1,4 @@
-"""Command line: `python -m edujax list | sweep | plot`.
+"""Command line: `python -m edujax list | sweep | plot | new`.
 
 Every user mistake is a `UserError`: one line on stderr, exit status 2, and
 nothing under `--out` touched. Inputs are all checked before the first sweep.
@@ -6,19 +6,23 @@ nothing under `--out` touched. Inputs are all checked before the first sweep.
 from __future__ import annotations
 
 import argparse
+import keyword
 import shutil
+import string
 import sys
 from pathlib import Path
 
 import jax
 
-from edujax import devices, plots, registry
+from edujax import devices, page, plots, registry
 from edujax import grid as axes
 from edujax.errors import UserError
 from edujax.experiment import check_steps
 from edujax.outcomes import OUTCOMES
 from edujax.result import SUMMARY, SweepResult, atomic_dir
 from edujax.runner import sweep
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "experiment.py.txt"
 
 
 class Parser(argparse.ArgumentParser):
@@ -73,23 +77,29 @@ def cmd_sweep(args) -> int:
     names = args.experiments or [n for n, p in registry.available().items() if registry.load_file(p).default]
     plans = []
     for name in names:  # load and validate everything before running anything
-        experiment = registry.load(name)
+        path = registry.resolve(name)
+        experiment = registry.load_file(path)
         grid = experiment.grid
         for spec in args.grid:
             grid = grid.replace(parse_axis(spec, grid, experiment.defaults))
-        plans.append((experiment, grid))
+        plans.append((path, experiment, grid))
     if args.distributed:
         jax.distributed.initialize()  # every process runs this same command; JAX finds its peers
     partial = out / ".partial"  # finished chunks of interrupted sweeps, until their result is written
-    for experiment, grid in plans:
-        result = sweep(experiment, grid, args.steps, seed=args.seed, chunk_size=args.chunk_size,
-                       max_memory=max_memory, checkpoint=partial, progress=sys.stderr.isatty())
+    for path, experiment, grid in plans:
+        try:
+            result = sweep(experiment, grid, args.steps, seed=args.seed, chunk_size=args.chunk_size,
+                           max_memory=max_memory, checkpoint=partial, progress=sys.stderr.isatty())
+        except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
+            raise UserError(f"{where(path, err)}: {err}") from None
         if not devices.is_main_process():
             continue
+        result.info["about"] = registry.docstring(path)
         with atomic_dir(out / experiment.name) as tmp:
             result.save(tmp, plots.render(result, tmp, experiment))
-        shutil.rmtree(result.info["checkpoint"], ignore_errors=True)
         info = result.info
+        if info["checkpoint"]:  # the result is safe: its chunks are no longer needed
+            shutil.rmtree(info["checkpoint"], ignore_errors=True)
         resumed = f" (resumed {info['resumed_chunks']} of {info['chunks']} chunks)" if info["resumed_chunks"] else ""
         shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
         print(f"{experiment.name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
@@ -99,7 +109,38 @@ def cmd_sweep(args) -> int:
         if partial.is_dir() and not any(partial.iterdir()):
             partial.rmdir()
         plots.write_index(out)
-        print(f"wrote {out}/README.md")
+        written = page.write(out)
+        print(f"wrote {out}/README.md and {written} ({written.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def where(path: Path, err: BaseException) -> str:
+    """`path`, or `path:line` at the deepest line of that file in the traceback that led to `err`."""
+    line = None
+    while err is not None:
+        tb = err.__traceback__
+        while tb is not None:
+            if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        err = err.__cause__
+    return f"{path}:{line}" if line else str(path)
+
+
+def cmd_new(args) -> int:
+    """Write `experiments/NAME.py` from the template: a small experiment that runs as-is."""
+    name = args.name
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(f"{name!r} is not a valid experiment name: use letters, digits and _, not starting with a digit")
+    path = Path("experiments") / f"{name}.py"
+    if path.exists():
+        raise UserError(f"{path} already exists: edit it, or pick another name")
+    text = string.Template(TEMPLATE.read_text()).substitute(name=name)
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "x") as f:  # "x": never overwrite, even if the file appeared meanwhile
+        f.write(text)
+    print(f"wrote {path}: edit the loss, the start, the optimizer and the grid, then run\n"
+          f"  python -m edujax sweep {path} --out results")
     return 0
 
 
@@ -117,6 +158,7 @@ def cmd_plot(args) -> int:
             print(f"redrew {target}")
         if directory not in targets:
             plots.write_index(directory)
+            page.write(directory)
     return 0
 
 
@@ -141,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="redraw figures from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR")
     plot.set_defaults(run=cmd_plot)
+    new = sub.add_parser("new", help="write experiments/NAME.py from a template that runs as-is")
+    new.add_argument("name", metavar="NAME", help="the experiment's name (a Python identifier)")
+    new.set_defaults(run=cmd_new)
     return parser
 
 

@@ -19,6 +19,7 @@ import dataclasses
 from typing import Any, Callable, Mapping
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from edujax.errors import UserError
@@ -105,9 +106,15 @@ def minimize(
         start = params(key, hparams)
         return start, optimizer(hparams).init(start)
 
+    def scalar_loss(current, hparams):
+        value = loss(current, hparams)
+        if jnp.shape(value) != ():  # else jax.grad's error speaks of "scalar-output functions"
+            raise UserError(f"loss(params, hparams) must return a scalar (one number per run), got shape {jnp.shape(value)}")
+        return value
+
     def step(state, hparams):
         current, opt_state = state
-        value, grads = jax.value_and_grad(loss)(current, hparams)
+        value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
         if metrics is not None:

@@ -68,6 +68,21 @@ def _style_axis(ax, axis: Axis, which: str):
         (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
 
 
+def boundary_values(result: SweepResult, boundary: dict, drawn: list[int], facet_index: dict[int, int]) -> np.ndarray:
+    """A boundary's value along the other drawn axis (a scalar on a 1-D map) at
+    one panel: `facet_index` picks the faceted dims, aggregated dims take index 0."""
+    others = [i for i in range(len(result.axes)) if result.axes[i].name != boundary["axis"]]
+    index = tuple(slice(None) if i in drawn else facet_index.get(i, 0) for i in others)
+    return np.asarray(boundary["value"])[index] if others else np.asarray(boundary["value"])
+
+
+def loss_gap(loss: np.ndarray, global_min: float) -> np.ndarray:
+    """|loss − global min| as drawn on log axes: floored at 1e-12, NaN where a loss was not finite."""
+    gap = np.abs(np.asarray(loss, np.float64) - global_min)
+    gap[~np.isfinite(gap)] = np.nan
+    return np.maximum(gap, 1e-12)
+
+
 def _boundary_lines(ax, result, drawn, facet_index):
     """Draw each theory boundary on the panel; `facet_index` picks the other dims."""
     handles = []
@@ -75,9 +90,7 @@ def _boundary_lines(ax, result, drawn, facet_index):
     for style, boundary in zip(("--", ":", "-."), result.boundaries):
         if boundary["axis"] not in names:
             continue
-        others = [i for i in range(len(result.axes)) if result.axes[i].name != boundary["axis"]]
-        index = tuple(slice(None) if i in drawn else facet_index.get(i, 0) for i in others)
-        value = np.asarray(boundary["value"])[index] if others else np.asarray(boundary["value"])
+        value = boundary_values(result, boundary, drawn, facet_index)
         along = [i for i in drawn if result.axes[i].name != boundary["axis"]]
         if along:
             other_centres = edges(result.axes[along[0]])[0]
@@ -148,9 +161,7 @@ def curves(result: SweepResult, path: Path) -> str:
     steps = np.arange(examples["loss"].shape[-1]) if len(examples["loss"]) else np.arange(1)
     for ax, code in zip(panels, present):
         for row in np.flatnonzero(examples["outcome"] == code):
-            gap = np.abs(examples["loss"][row].astype(np.float64) - f_star)
-            gap[~np.isfinite(gap)] = np.nan
-            ax.plot(steps, np.maximum(gap, 1e-12), lw=1, label=describe_setting(result, int(examples["index"][row])))
+            ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1, label=describe_setting(result, int(examples["index"][row])))
         ax.set_title(OUTCOMES[code], color=COLORS[OUTCOMES[code]], fontweight="bold")
         ax.set_yscale("log")
         ax.set_xlabel("step")
@@ -176,7 +187,8 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
 def write_index(results_dir: Path) -> Path:
     """`results/README.md`: every experiment's figures with one line each."""
     results_dir = Path(results_dir)
-    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.", ""]
+    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.",
+             "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
     for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
         summary = json.loads(summary_path.read_text())
         name = summary_path.parent.name

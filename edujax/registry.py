@@ -6,6 +6,7 @@ An experiment module defines a module-level `experiment` (an
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
 from pathlib import Path
@@ -54,11 +55,21 @@ def load_file(path: Path) -> Experiment:
     return experiment
 
 
-def load(name_or_path: str) -> Experiment:
-    """An experiment by name (see `available`) or by the path of its `.py` file."""
+def resolve(name_or_path: str) -> Path:
+    """The file of an experiment given by name (see `available`) or by path."""
     if name_or_path.endswith(".py") or "/" in name_or_path:
-        return load_file(Path(name_or_path))
+        return Path(name_or_path)
     known = available()
     if name_or_path not in known:
         raise UserError(f"unknown experiment {name_or_path!r} (available: {', '.join(known) or 'none'})")
-    return load_file(known[name_or_path])
+    return known[name_or_path]
+
+
+def load(name_or_path: str) -> Experiment:
+    """An experiment by name (see `available`) or by the path of its `.py` file."""
+    return load_file(resolve(name_or_path))
+
+
+def docstring(path: Path) -> str:
+    """The module docstring of an experiment file: the page's explanation of it."""
+    return ast.get_docstring(ast.parse(Path(path).read_text())) or ""

@@ -170,19 +170,29 @@ def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tu
     specs = {name: jax.ShapeDtypeStruct((batch,), dtype, sharding=rows) for name, dtype in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
     batched = jax.jit(jax.vmap(run_one(experiment, plan), in_axes=(0, None)), out_shardings=rows)
-    with _hparams_checked(experiment):
-        return batched.lower(specs, key).compile()
+    with _tracing_user_code(experiment):
+        lowered = batched.lower(specs, key)  # traces the experiment's own functions
+    return lowered.compile()
 
 
 @contextlib.contextmanager
-def _hparams_checked(experiment: Experiment):
-    """Turn a missing hyperparameter, met while tracing, into a UserError."""
+def _tracing_user_code(experiment: Experiment):
+    """Errors met while tracing the experiment's own functions are the user's to fix: UserError.
+
+    The original exception stays attached as the cause, so the CLI can name
+    the line of the user's file.
+    """
     try:
         yield
+    except UserError:
+        raise
     except KeyError as missing:
         raise UserError(
             f"experiment {experiment.name!r} reads hyperparameter {missing} that is neither a grid axis nor in its defaults"
-        ) from None
+        ) from missing
+    except Exception as err:  # shapes that do not fit, Python `if` on a traced value, ...: the experiment's to fix
+        message = (str(err).strip().splitlines() or [""])[0]
+        raise UserError(f"experiment {experiment.name!r} failed while tracing: {type(err).__name__}: {message}") from err
 
 
 @functools.lru_cache(maxsize=64)
@@ -195,7 +205,7 @@ def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple) ->
     """
     hparams = {name: jax.ShapeDtypeStruct((), dtype) for name, dtype in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    with _hparams_checked(experiment):
+    with _tracing_user_code(experiment):
         outputs = jax.eval_shape(run_one(experiment, plan), hparams, key)
         state = jax.eval_shape(experiment.init, key, hparams)
         step = jax.make_jaxpr(experiment.step)(state, hparams)

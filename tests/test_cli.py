@@ -31,11 +31,14 @@ def test_sweep_then_plot_end_to_end(tmp_path):
     assert set(summary["figures"]) == {"heatmap.png", "curves.png"}
     index = (out / "README.md").read_text()
     assert "quadratic/heatmap.png" in index and "quadratic/curves.png" in index
+    assert 'id="exp-quadratic"' in (out / "index.html").read_text() and "index.html" in proc.stdout
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary folders left behind"
 
     (out / "quadratic" / "heatmap.png").unlink()
+    (out / "index.html").unlink()
     assert main(["plot", str(out)]) == 0
     assert (out / "quadratic" / "heatmap.png").stat().st_size > 0
+    assert 'id="exp-quadratic"' in (out / "index.html").read_text()
 
 
 def test_list_shows_the_experiments(capsys):
