@@ -153,11 +153,11 @@ def _run_chunks(experiment, plan, columns, seed: int, chunk_size: int | None):
     return merged, compile_s, run_s
 
 
-def representatives(codes: np.ndarray, per_outcome: int) -> np.ndarray:
+def representatives(codes: np.ndarray, per_outcome: int, n_outcomes: int = len(OUTCOMES)) -> np.ndarray:
     """Up to `per_outcome` flat indices per outcome that occurred, spread evenly over its runs."""
     flat = codes.ravel()
     picks = []
-    for code in range(len(OUTCOMES)):
+    for code in range(n_outcomes):
         members = np.flatnonzero(flat == code)
         if len(members):
             take = min(per_outcome, len(members))
@@ -194,9 +194,16 @@ def sweep(
         finite = out["best_loss"][np.isfinite(out["best_loss"])]
         global_min = float(finite.min()) if finite.size else 0.0
     codes = classify(out["traces"]["loss"], out["tv"], out["nonfinite"], global_min, experiment.criteria)
+    colors = experiment.outcome_colors
+    if experiment.classify is not None:
+        runs = {"loss": out["traces"]["loss"], **{k: out[k] for k in ("tv", "nonfinite", "best_loss", "final")}}
+        codes = np.asarray(experiment.classify(runs, codes))
+        if codes.shape != out["nonfinite"].shape or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
+            raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
+        codes = codes.astype(np.int8)
 
-    picks = representatives(codes, examples_per_outcome)
-    slots = examples_per_outcome * len(OUTCOMES)  # fixed batch: one compile serves every sweep
+    picks = representatives(codes, examples_per_outcome, len(colors))
+    slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
     padded = np.resize(picks, slots) if len(picks) else np.zeros(slots, np.int64)
     example_out, _, _ = _run_chunks(
         experiment, RecordPlan.make(steps, steps, all_metrics=True), {n: c[padded] for n, c in columns.items()}, seed, None
@@ -218,6 +225,7 @@ def sweep(
         record_steps=plan.record_steps,
         examples=examples,
         boundaries=evaluate_boundaries(experiment, grid),
+        outcome_colors=colors,
         info={
             "description": experiment.description,
             "global_min": global_min,
