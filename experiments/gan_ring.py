@@ -172,7 +172,12 @@ def final_samples(hparams, key, steps, z):
 
 
 def sample_scatter(result, out_dir):
-    """Generated samples of the representative runs next to the data."""
+    """Generated samples of the representative runs next to the data.
+
+    The sweep keeps no parameters, so the runs are trained again here (same
+    hyperparameters and seed key, batched differently). Titles give the
+    outcome the sweep assigned and the metrics of the samples drawn.
+    """
     ex = result.examples
     hparams = {name: jnp.asarray(col.ravel()[ex["index"]]) for name, col in result.hparams.items()}
     z = jax.random.normal(jax.random.key(1), (1000, NOISE_DIM))
@@ -192,13 +197,13 @@ def sample_scatter(result, out_dir):
             ax.set_axis_on()
             ax.scatter(data[:, 0], data[:, 1], s=1, color="0.8")
             ax.scatter(samples[row, :, 0], samples[row, :, 1], s=1, color=result.outcome_colors[name])
-            final = {k: result.final[k].ravel()[ex["index"][row]] for k in ("modes", "quality")}
+            shown = mode_metrics(mode_shares(samples[row]))
             ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xticks=[], yticks=[])
             ax.set_title(f"{name}: lr_G {hparams['lr_g'][row]:.2g}, lr_D {hparams['lr_d'][row]:.2g}\n"
-                         f"{int(final['modes'])} modes, {final['quality']:.0%} high quality",
+                         f"shown: {int(shown['modes'])} modes, {float(shown['quality']):.0%} high quality",
                          fontsize=8, color=result.outcome_colors[name])
-    fig.suptitle(f"gan_ring: 1,000 samples (colour) of re-trained representative runs over the data (grey)\n"
-                 f"after {result.steps} steps; titles: the sweep's final modes and quality", fontsize=10)
+    fig.suptitle(f"gan_ring: representative runs re-trained for {result.steps} steps,\n1,000 samples (colour)"
+                 " over the data (grey); GAN training is chaotic,\nso a re-run can drift from the sweep's run", fontsize=9)
     fig.savefig(out_dir / "samples.png", dpi=130)
     return {"samples.png": "Generated samples of representative runs of each outcome, over the 8-mode ring."}
 
