@@ -76,4 +76,4 @@ def is_main_process() -> bool:
 
 def nbytes(tree) -> int:
     """Total bytes of a pytree of arrays or ShapeDtypeStructs."""
-    return sum(math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree))
+    return sum(math.prod(leaf.shape) * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))  # PRNG keys too

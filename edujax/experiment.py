@@ -24,7 +24,7 @@ import optax
 
 from edujax.errors import UserError
 from edujax.grid import Grid
-from edujax.outcomes import Criteria
+from edujax.outcomes import Criteria, palette
 
 Hparams = Mapping[str, jax.Array]
 
@@ -52,6 +52,14 @@ class Experiment:
     measures against (``None``: the lowest loss any run of the sweep reached);
     `figures(result, out_dir) -> {file: description}` adds
     experiment-specific plots to the standard ones.
+
+    `classify(runs, codes) -> codes` relabels runs after the standard rules
+    (`codes`, see `edujax.outcomes`), e.g. to call a GAN that missed modes
+    "mode collapse"; `runs` holds the flattened sweep outputs: ``loss``
+    (N, R + 1) at the record points, ``tv`` (N, R: non-finite where a loss
+    was) and ``final`` ({metric: (N,)}). Outcomes it adds beyond
+    the standard five are named in `extra_outcomes` (name -> colour), coded
+    5, 6, … in that order.
     """
 
     name: str
@@ -66,6 +74,8 @@ class Experiment:
     description: str = ""
     figures: Callable[..., Mapping[str, str]] | None = None
     default: bool = True
+    classify: Callable[[Mapping[str, Any], Any], Any] | None = None
+    extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -76,6 +86,14 @@ class Experiment:
                 raise UserError(f"experiment {self.name!r}: {fn} must be a function")
         if not isinstance(self.grid, Grid):
             raise UserError(f"experiment {self.name!r}: grid must be an edujax Grid")
+        if self.classify is not None and not callable(self.classify):
+            raise UserError(f"experiment {self.name!r}: classify must be a function")
+        palette(self.extra_outcomes)  # raises if an extra outcome reuses a standard name
+
+    @property
+    def outcome_colors(self) -> dict[str, str]:
+        """Every outcome this experiment can report -> its colour, in code order."""
+        return palette(self.extra_outcomes)
 
 
 def check_steps(steps) -> int:

@@ -27,6 +27,11 @@ tv = the loss's total variation inside it), the rules apply in this order:
                    net ≥ trend · tv and gT > g0.
 6. ``oscillating`` anything else: bounded but not settling, the loss going
                    up and down by more than it makes progress.
+
+An experiment whose runs can fail in ways these rules cannot see (a GAN's
+mode collapse) names extra outcomes with their colours
+(`Experiment.extra_outcomes`, codes numbered after the standard five) and
+relabels runs with its own documented rules (`Experiment.classify`).
 """
 from __future__ import annotations
 
@@ -101,7 +106,16 @@ def classify(loss_trace, tv_trace, global_min: float, criteria: Criteria = Crite
     ).astype(np.int8)
 
 
-def counts(codes) -> dict[str, int]:
-    """How many runs ended in each outcome (all five keys, zeros included)."""
+def palette(extra=None) -> dict[str, str]:
+    """Outcome name -> colour, in code order: the standard five, then `extra`'s."""
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(COLORS))
+    if clash:
+        raise UserError(f"extra outcomes must have new names; {', '.join(clash)} is a standard outcome")
+    return {**COLORS, **extra}
+
+
+def counts(codes, names=OUTCOMES) -> dict[str, int]:
+    """How many runs ended in each outcome (every name, zeros included)."""
     codes = np.asarray(codes).ravel()
-    return {name: int(np.sum(codes == i)) for i, name in enumerate(OUTCOMES)}
+    return {name: int(np.sum(codes == i)) for i, name in enumerate(names)}

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edujax import plots
-from edujax.outcomes import COLORS, OUTCOMES
+from edujax.outcomes import COLORS
 from edujax.result import SUMMARY, SweepResult, atomic_write
 
 PAGE = "index.html"
@@ -88,8 +88,13 @@ def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.where(codes == NONFINITE, np.nan, gaps)
 
 
-def experiment_data(result: SweepResult, written: str) -> dict:
-    """Everything the page's script needs about one saved sweep (JSON-friendly)."""
+def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> dict:
+    """Everything the page's script needs about one saved sweep (JSON-friendly).
+
+    Outcome codes are renumbered into the page-wide list `outcomes`, which
+    also holds the outcomes some experiments add (e.g. mode collapse).
+    """
+    to_page = np.asarray([outcomes.index(name) for name in result.outcome_names], np.uint8)
     drawn, faceted, aggregated = plots.layout(result)
     axes = []
     for i, axis in enumerate(result.axes):
@@ -115,8 +120,8 @@ def experiment_data(result: SweepResult, written: str) -> dict:
         "shape": list(result.outcome.shape),
         "axes": axes,
         "drawn": drawn, "faceted": faceted, "aggregated": aggregated,
-        "majority": pack(plots.majority(result.outcome, tuple(aggregated)).astype(np.uint8)),
-        "outcome": pack(result.outcome.astype(np.uint8)) if aggregated else None,
+        "majority": pack(to_page[plots.majority(result.outcome, tuple(aggregated))]),
+        "outcome": pack(to_page[result.outcome]) if aggregated else None,
         "boundaries": boundaries,
         "curves": {"sampled": [s.tolist() for s in sampled], "steps": result.record_steps.tolist(),
                    "codes": pack(codes), "ranges": pack(ranges)},
@@ -150,11 +155,11 @@ def _grid_sentence(summary: dict) -> str:
     return " × ".join(parts)
 
 
-def _section(name: str, summary: dict, data: dict) -> str:
+def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> str:
     e = html.escape
     total = summary["settings"]
     counts = "".join(
-        f'<tr><td><span class="chip" style="background:{COLORS[o]}"></span>{e(o)}</td>'
+        f'<tr><td><span class="chip" style="background:{colors[o]}"></span>{e(o)}</td>'
         f"<td>{n:,}</td><td>{n / total:.1%}</td></tr>" for o, n in summary["outcomes"].items() if n)
     drawn = [data["axes"][i]["title"] for i in data["drawn"]]
     how = (f"Each cell is one training run: {e(' across, '.join(drawn))}{' up' if len(drawn) > 1 else ''}; "
@@ -201,16 +206,23 @@ def write(results_dir: Path) -> Path:
     """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it."""
     results_dir = Path(results_dir)
     sections, experiments = [], []
-    for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
+    paths = sorted(results_dir.glob(f"*/{SUMMARY}"))
+    results = [SweepResult.load(path.parent) for path in paths]
+    colors = dict(COLORS)
+    for result in results:
+        colors.update(result.outcome_colors)
+    outcomes = list(colors)
+    for summary_path, result in zip(paths, results):
         summary = json.loads(summary_path.read_text())
         written = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
-        data = experiment_data(SweepResult.load(summary_path.parent), written)
+        data = experiment_data(result, written, outcomes)
         data["dir"] = summary_path.parent.name
-        sections.append(_section(summary_path.parent.name, summary, data))
+        sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
-    payload = {"outcomes": list(OUTCOMES), "colors": COLORS, "levels": LEVELS, "nonfinite": NONFINITE, "experiments": experiments}
-    meanings = "".join(f'<li><span class="chip" style="background:{COLORS[o]}"></span><b>{o}</b>: {html.escape(MEANINGS[o])}</li>'
-                       for o in OUTCOMES)
+    payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "experiments": experiments}
+    meanings = "".join(f'<li><span class="chip" style="background:{colors[o]}"></span><b>{o}</b>: '
+                       f'{html.escape(MEANINGS.get(o, "an outcome of its own, defined by the experiment that uses it (see below)"))}</li>'
+                       for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
     payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"

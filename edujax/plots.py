@@ -16,19 +16,22 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from edujax.grid import Axis
-from edujax.outcomes import COLORS, OUTCOMES
 from edujax.result import SUMMARY, SweepResult, atomic_write
 
-OUTCOME_CMAP = ListedColormap([COLORS[o] for o in OUTCOMES])
-OUTCOME_NORM = BoundaryNorm(np.arange(len(OUTCOMES) + 1) - 0.5, len(OUTCOMES))
 MAX_FACETS = 6
+
+
+def outcome_colormap(result: SweepResult) -> tuple[ListedColormap, BoundaryNorm]:
+    """One fixed colour per outcome code, so every heatmap reads the same way."""
+    n = len(result.outcome_colors)
+    return ListedColormap(list(result.outcome_colors.values())), BoundaryNorm(np.arange(n + 1) - 0.5, n)
 
 
 def majority(codes: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """The most common outcome over `axes` (ties go to the earlier outcome)."""
     if not axes:
         return codes
-    tallies = np.stack([(codes == c).sum(axis=axes) for c in range(len(OUTCOMES))])
+    tallies = np.stack([(codes == c).sum(axis=axes) for c in range(int(codes.max()) + 1)])
     return tallies.argmax(0)
 
 
@@ -106,6 +109,7 @@ def heatmap(result: SweepResult, path: Path) -> str:
     """The categorical outcome map, with theory boundaries drawn on top."""
     drawn, faceted, aggregated = layout(result)
     codes = majority(result.outcome, tuple(aggregated))
+    cmap, norm = outcome_colormap(result)
     keep = sorted(drawn + faceted)  # dims left after aggregation, in grid order
     facet_values = [0] if not faceted else list(np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
     fig = Figure(figsize=(6.4 * len(facet_values) ** 0.5 + 2.2 * (len(facet_values) > 1), 5.2), layout="constrained")
@@ -119,10 +123,10 @@ def heatmap(result: SweepResult, path: Path) -> str:
         if len(drawn) > 1:
             y_axis = result.axes[drawn[1]]
             y_edges = edges(y_axis)[1]
-            ax.pcolormesh(x_edges, y_edges, panel.T, cmap=OUTCOME_CMAP, norm=OUTCOME_NORM, rasterized=True)
+            ax.pcolormesh(x_edges, y_edges, panel.T, cmap=cmap, norm=norm, rasterized=True)
             _style_axis(ax, y_axis, "y")
         else:
-            ax.pcolormesh(x_edges, [0, 1], panel[None, :], cmap=OUTCOME_CMAP, norm=OUTCOME_NORM)
+            ax.pcolormesh(x_edges, [0, 1], panel[None, :], cmap=cmap, norm=norm)
             ax.set_yticks([])
         _style_axis(ax, x_axis, "x")
         facet_index = {faceted[0]: facet} if faceted else {}
@@ -132,7 +136,7 @@ def heatmap(result: SweepResult, path: Path) -> str:
             fa = result.axes[faceted[0]]
             ax.set_title(f"{fa.title} = {fa.value_label(facet)}", fontsize=10)
     total = result.outcome.size
-    patches = [Patch(color=COLORS[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
+    patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
     note = f" (majority over {', '.join(result.axes[i].title for i in aggregated)})" if aggregated else ""
     fig.suptitle(f"{result.experiment}: outcome after {result.steps} steps, {total:,} settings{note}", fontsize=11)
@@ -154,7 +158,8 @@ def describe_setting(result: SweepResult, flat_index: int) -> str:
 def curves(result: SweepResult, path: Path) -> str:
     """Every-step loss curves of the representative runs, one panel per outcome."""
     examples = result.examples
-    present = [o for o in range(len(OUTCOMES)) if np.any(examples["outcome"] == o)]
+    names, colors = result.outcome_names, result.outcome_colors
+    present = [o for o in range(len(names)) if np.any(examples["outcome"] == o)]
     fig = Figure(figsize=(3.6 * max(len(present), 1), 3.6), layout="constrained")
     panels = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
     f_star = result.info["global_min"]
@@ -162,7 +167,7 @@ def curves(result: SweepResult, path: Path) -> str:
     for ax, code in zip(panels, present):
         for row in np.flatnonzero(examples["outcome"] == code):
             ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1, label=describe_setting(result, int(examples["index"][row])))
-        ax.set_title(OUTCOMES[code], color=COLORS[OUTCOMES[code]], fontweight="bold")
+        ax.set_title(names[code], color=colors[names[code]], fontweight="bold")
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.legend(fontsize=6, loc="lower left")

@@ -20,19 +20,21 @@ import numpy as np
 
 from edujax.errors import UserError
 from edujax.grid import Axis, Grid
-from edujax.outcomes import OUTCOMES, counts
+from edujax.outcomes import COLORS, counts
 
 SUMMARY, ARRAYS = "summary.json", "sweep.npz"
 
 
 @dataclasses.dataclass
 class SweepResult:
-    """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `OUTCOMES`),
+    """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `outcome_names`),
     `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
     `final[metric]` (each metric at the last step); `examples`
     holds every-step traces of a few representative runs (`index` into the
     flattened grid, `outcome`, one (E, steps + 1) array per metric);
-    `boundaries` the theory curves evaluated over the grid."""
+    `boundaries` the theory curves evaluated over the grid;
+    `outcome_colors` every outcome name the codes can take -> its colour,
+    in code order (the standard five, then the experiment's extra ones)."""
 
     experiment: str
     axes: tuple[Axis, ...]
@@ -46,19 +48,24 @@ class SweepResult:
     examples: dict[str, np.ndarray]
     boundaries: list[dict[str, Any]]
     info: dict[str, Any]
+    outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
 
     @property
     def grid(self) -> Grid:
         return Grid(*self.axes)
 
     @property
+    def outcome_names(self) -> tuple[str, ...]:
+        return tuple(self.outcome_colors)
+
+    @property
     def counts(self) -> dict[str, int]:
-        return counts(self.outcome)
+        return counts(self.outcome, self.outcome_names)
 
     @property
     def labels(self) -> np.ndarray:
         """Outcome names, grid-shaped."""
-        return np.asarray(OUTCOMES)[self.outcome]
+        return np.asarray(self.outcome_names)[self.outcome]
 
     def summary(self, figures: Mapping[str, str] | None = None) -> dict[str, Any]:
         return {
@@ -69,6 +76,7 @@ class SweepResult:
             "outcomes": self.counts,
             "boundaries": [{"label": b["label"], "axis": b["axis"]} for b in self.boundaries],
             "figures": dict(figures or {}),
+            "outcome_colors": dict(self.outcome_colors),
             **self.info,
         }
 
@@ -111,12 +119,13 @@ class SweepResult:
             for a in summary["axes"]
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
-        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes"}
+        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes", "outcome_colors"}
         return cls(
             experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
             outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"),
             record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
             info={k: v for k, v in summary.items() if k not in known},
+            outcome_colors=summary.get("outcome_colors", dict(COLORS)),
         )
 
 

@@ -302,11 +302,11 @@ def _run_chunks(experiment, plan, columns, seed, *, chunk_size=None, max_memory=
     return merged, stats
 
 
-def representatives(codes: np.ndarray, per_outcome: int) -> np.ndarray:
+def representatives(codes: np.ndarray, per_outcome: int, n_outcomes: int = len(OUTCOMES)) -> np.ndarray:
     """Up to `per_outcome` flat indices per outcome that occurred, spread evenly over its runs."""
     flat = codes.ravel()
     picks = []
-    for code in range(len(OUTCOMES)):
+    for code in range(n_outcomes):
         members = np.flatnonzero(flat == code)
         if len(members):
             take = min(per_outcome, len(members))
@@ -350,9 +350,16 @@ def sweep(
         finite = out["traces"]["loss"][np.isfinite(out["traces"]["loss"])]
         global_min = float(finite.min()) if finite.size else 0.0
     codes = classify(out["traces"]["loss"], out["tv"], global_min, experiment.criteria)
+    colors = experiment.outcome_colors
+    if experiment.classify is not None:
+        runs = {"loss": out["traces"]["loss"], "tv": out["tv"], "final": out["final"]}
+        codes = np.asarray(experiment.classify(runs, codes))
+        if codes.shape != out["tv"].shape[:1] or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
+            raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
+        codes = codes.astype(np.int8)
 
-    picks = representatives(codes, examples_per_outcome)
-    slots = examples_per_outcome * len(OUTCOMES)  # fixed batch: one compile serves every sweep
+    picks = representatives(codes, examples_per_outcome, len(colors))
+    slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
     padded = np.resize(picks, slots) if len(picks) else np.zeros(slots, np.int64)
     every_step = RecordPlan.make(steps, steps, all_metrics=True)
     example_out, _ = _run_chunks(experiment, every_step, {n: c[padded] for n, c in columns.items()}, seed, chunk_size=slots)
@@ -372,6 +379,7 @@ def sweep(
         record_steps=plan.record_steps,
         examples=examples,
         boundaries=evaluate_boundaries(experiment, grid),
+        outcome_colors=colors,
         info={
             "description": experiment.description,
             "global_min": global_min,

@@ -1,0 +1,99 @@
+"""The ring GAN: its metrics on constructed samples, its outcome rules, and its sweep mechanics."""
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import edujax as ej
+from edujax import registry, runner
+
+ring = registry.load("gan_ring")
+gan = sys.modules[ring.init.__module__]  # the experiment module: MODES, mode_shares, ...
+
+
+def samples_on(modes, per_mode=100, spread=0.5):
+    """`per_mode` samples around each listed mode, within `spread`·3σ of it."""
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, (len(modes), per_mode))
+    radius = spread * 3 * gan.SIGMA * np.sqrt(rng.uniform(size=(len(modes), per_mode)))
+    offsets = np.stack([radius * np.cos(angle), radius * np.sin(angle)], -1)
+    return (gan.MODES[list(modes)][:, None, :] + offsets).reshape(-1, 2).astype(np.float32)
+
+
+def metrics(x):
+    return {k: float(v) for k, v in gan.mode_metrics(gan.mode_shares(jnp.asarray(x))).items()}
+
+
+def test_all_eight_modes_are_covered():
+    m = metrics(samples_on(range(8)))
+    assert m["modes"] == 8 and m["quality"] == pytest.approx(1.0) and m["loss"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_samples_on_three_modes_cover_three():
+    m = metrics(samples_on([0, 3, 5]))
+    assert m["modes"] == 3 and m["quality"] == pytest.approx(1.0)
+    assert m["loss"] == pytest.approx(1 - 3 / 8)  # the five missing modes' mass
+
+
+def test_samples_off_the_modes_are_low_quality():
+    x = samples_on(range(8))
+    far = x * 0.8  # pulled towards the centre by 0.4, far beyond 3σ = 0.15
+    m = metrics(np.concatenate([x, far]))
+    assert m["modes"] == 8 and m["quality"] == pytest.approx(0.5) and m["loss"] == pytest.approx(0.5, abs=1e-6)
+    assert metrics(far)["modes"] == 0 and metrics(far)["loss"] == pytest.approx(1.0)
+
+
+def test_outcome_rules():
+    rules = ring.outcome_colors
+    flat, falling, swinging = np.full(13, 0.2), np.linspace(0.6, 0.2, 13), 0.3 + 0.15 * (np.arange(13) % 2)
+    loss = np.stack([flat, flat, flat, falling, swinging, flat])
+    runs = {
+        "loss": np.concatenate([np.ones((6, 38)), loss], axis=1), "tv": np.zeros((6, 50)),
+        "final": {"modes": np.array([8, 5, 0, 8, 8, 8.0]), "quality": np.array([0.8, 0.8, 0.05, 0.8, 0.8, 0.8]),
+                  "d_loss": np.ones(6), "g_loss": np.ones(6)},
+    }
+    runs["tv"][5, 20] = np.inf  # a loss of the last run was non-finite
+    codes = ring.classify(runs, np.zeros(6, np.int8))
+    assert [list(rules)[c] for c in codes] == ["converged", "mode_collapse", "slow", "slow", "oscillating", "diverged"]
+
+
+@pytest.fixture(scope="module")
+def small_sweep():
+    """A 2 × 2 learning-rate grid for 8 steps, counting calls of the compiled sweep."""
+    calls = []
+    original = runner._compile
+
+    def counting(experiment, plan, batch, *rest):
+        compiled = original(experiment, plan, batch, *rest)
+
+        def call(*args):
+            calls.append((plan.all_metrics, batch))
+            return compiled(*args)
+        return call
+
+    runner._compile = counting
+    try:
+        grid = ej.Grid(ej.values("lr_g", [1e-3, 1e-2], "log"), ej.values("lr_d", [3e-3, 3e-2], "log"), ej.seeds(1, start=4))
+        result = ej.sweep(ring, grid, 8)
+    finally:
+        runner._compile = original
+    return result, calls
+
+
+def test_the_whole_learning_rate_grid_is_one_compiled_call(small_sweep):
+    result, calls = small_sweep
+    sweep_calls = [batch for all_metrics, batch in calls if not all_metrics]
+    assert len(sweep_calls) == 1 and sweep_calls[0] >= result.outcome.size == 4  # one call, padded to the batch multiple
+
+
+def test_a_vmapped_run_equals_the_same_run_done_alone(small_sweep):
+    result, _ = small_sweep
+    plan = runner.RecordPlan.make(result.steps, len(result.record_steps) - 1)
+    index = (1, 0, 0)
+    hparams = {name: jnp.asarray(col[index]) for name, col in result.hparams.items()}
+    alone = jax.jit(runner.run_one(ring, plan))(hparams, jax.random.key(result.info["seed"]))
+    for name in ("loss", "d_loss", "g_loss", "quality"):
+        np.testing.assert_allclose(result.final[name][index], alone["final"][name], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.loss[index], alone["traces"]["loss"], rtol=1e-5, atol=1e-6)
