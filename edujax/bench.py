@@ -110,6 +110,7 @@ WORKLOADS = [
     Workload("2-D quadratic, heavy ball", "quadratic_momentum", numpy_heavy_ball),
     Workload("grooved bowl, GD", "bumpy_bowl", numpy_bumpy_bowl),
     Workload("MLP regression (NNX)", "mlp_regression", neural=True),
+    Workload("ring GAN (NNX, Adam)", "gan_ring", neural=True),
 ]
 
 
@@ -169,6 +170,7 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     grid, steps = experiment.grid, experiment.steps
     columns = runner.hparam_columns(experiment, grid)
     first = runner.sweep(experiment)
+    repeats = 1 if workload.neural else repeats  # minutes each on a CPU: one timing is plenty
     run_s = min([first.info["run_s"]] + [runner.sweep(experiment).info["run_s"] for _ in range(repeats - 1)])
     work = grid.size * steps
     rows = sample_rows(columns, max(2, sample // 4) if workload.neural else sample)
