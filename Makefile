@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(PY) -m edujax.bench
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results/*/sweep.npz results/.partial

@@ -1,5 +1,3 @@
-import sys
+from edujax.cli import entry
 
-from edujax.cli import main
-
-sys.exit(main())
+entry()

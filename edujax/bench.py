@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from edujax import landscapes, registry, runner
+from edujax import devices, landscapes, registry, runner
 from edujax.result import atomic_write
 
 
@@ -242,4 +242,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    devices.use_every_cpu_core()
     raise SystemExit(main())

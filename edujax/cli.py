@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> None:
+    """The `edujax` command (and `python -m edujax`): every CPU core, then `main`."""
+    devices.use_every_cpu_core()
+    sys.exit(main())
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
