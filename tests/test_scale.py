@@ -1,5 +1,6 @@
 """Scale: memory-bounded chunks, sharding over devices, resuming an interrupted sweep."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def test_sharded_over_four_devices_equals_one_device(quadratic, tmp_path):
 def test_an_interrupted_sweep_resumes_and_ends_identical(tmp_path):
     """Kill a long chunked sweep mid-way (SIGKILL), rerun it, compare with an uninterrupted run."""
     args = ["quadratic", "--grid", "learning_rate=1e-4:1:64", "--grid", "start_angle=0:90:32",
-            "--steps", "60000", "--chunk-size", "64"]  # 32 chunks of ~0.1 s each
+            "--steps", "60000", "--chunk-size", "64"]  # 16 or 32 chunks (one or two CPU devices) of ~0.1 s each
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "edujax", "sweep", *args, "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -89,12 +90,13 @@ def test_an_interrupted_sweep_resumes_and_ends_identical(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(list(out.glob(".partial/*/chunk-*.npz")))
-    assert 3 <= done < 32, f"{done} chunks finished before the kill"
-    assert not (out / "quadratic").exists(), "no result is written before the sweep finishes"
+    assert done >= 3, f"{done} chunks finished before the kill"
+    assert not (out / "quadratic").exists(), "the kill came before the sweep finished"
 
     resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resumed {done} of 32 chunks" in resumed.stdout
+    total = int(re.search(rf"resumed {done} of (\d+) chunks", resumed.stdout)[1])  # 64-run chunks per device
+    assert total > done
     assert not (out / ".partial").exists(), "finished sweeps leave no checkpoints behind"
 
     whole = tmp_path / "whole"
