@@ -17,11 +17,14 @@ tv = the loss's total variation inside it), the rules apply in this order:
                    run closed all but a rtol share of its initial gap and
                    stayed there for the last window (a loss that merely
                    passes near f* on its way up and down does not count).
-3. ``local_min``   settled (tv ≤ settle · gT + atol: in the final window the
-                   loss moved by a negligible share of its remaining gap) but
-                   above the global minimum (rule 2 failed). A learning rate
-                   so small that the loss moves less than that is, by this
-                   rule, stuck too.
+3. ``local_min``   settled but above the global minimum (rule 2 failed).
+                   Settled: in the final window the loss moved by a
+                   negligible share of its remaining gap (tv ≤ settle · gT +
+                   atol) *and* far less than a steady crawl would (tv ≤
+                   stalled · window · tv_run + atol, tv_run the loss's total
+                   variation over the whole run): a run whose learning rate
+                   is merely tiny moves about `window` of its total movement
+                   in the final window, and stays `slow`.
 4. ``slow``        still improving steadily: net ≤ −trend · tv.
 5. ``diverged``    still growing steadily and above its start:
                    net ≥ trend · tv and gT > g0.
@@ -63,6 +66,7 @@ class Criteria:
     diverge_factor: float = 1e3
     window: float = 0.25
     settle: float = 1e-4
+    stalled: float = 0.1
     trend: float = 0.5
 
     def __post_init__(self):
@@ -94,7 +98,8 @@ def classify(loss_trace, tv_trace, global_min: float, criteria: Criteria = Crite
         nonfinite = ~np.isfinite(gap).all(-1) | ~np.isfinite(tv_trace).all(-1)
         diverged = nonfinite | (g_end > c.diverge_factor * g0)
         converged = g_end + tv_trace[..., -1] <= c.atol + c.rtol * g0
-        settled = tv <= c.settle * g_end + c.atol
+        stalled = tv <= c.stalled * c.window * tv_trace.sum(-1) + c.atol
+        settled = (tv <= c.settle * g_end + c.atol) & stalled
         improving = net <= -c.trend * tv
         growing = (net >= c.trend * tv) & (g_end > g0)
 

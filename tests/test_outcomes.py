@@ -90,3 +90,9 @@ def test_classify_is_vectorised_over_leading_axes():
 def test_invalid_criteria_are_rejected(field, value):
     with pytest.raises(UserError, match=field):
         Criteria(**{field: value})
+
+
+def test_a_tiny_learning_rate_crawling_steadily_is_slow_not_stuck():
+    # moves only 2e-5 of its gap per 100 steps: below `settle`, but as fast at the end as at the start
+    assert label(100 * (1 - 1e-7) ** t) == SLOW
+    assert label(100 * (1 - 1e-7) ** t, criteria=Criteria(stalled=4.0)) == LOCAL_MIN  # crawl test off: 4 · ¼ · tv_run ≥ tv
