@@ -40,7 +40,7 @@ MEANINGS = {
     "slow": "still improving steadily when the steps ran out",
     "oscillating": "bounded, but going up and down by more than it makes progress",
     "diverged": "the loss blew up: became infinite or NaN, grew far above its start, or kept growing",
-    "local_min": "settled above the global minimum (or moves too little to tell it apart from settled)",
+    "local_min": "settled above the global minimum: it stopped moving in the last quarter of the run",
 }
 
 
