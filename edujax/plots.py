@@ -163,7 +163,7 @@ def curves(result: SweepResult, path: Path) -> str:
     fig = Figure(figsize=(3.6 * max(len(present), 1), 3.6), layout="constrained")
     panels = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
     f_star = result.info["global_min"]
-    steps = np.arange(examples["loss"].shape[-1]) if len(examples["loss"]) else np.arange(1)
+    steps = np.arange(result.steps + 1)
     for ax, code in zip(panels, present):
         for row in np.flatnonzero(examples["outcome"] == code):
             ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1, label=describe_setting(result, int(examples["index"][row])))

@@ -19,6 +19,7 @@ import hashlib
 import math
 import time
 from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -359,12 +360,13 @@ def sweep(
         codes = codes.astype(np.int8)
 
     picks = representatives(codes, examples_per_outcome, len(colors))
-    slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
-    padded = np.resize(picks, slots) if len(picks) else np.zeros(slots, np.int64)
-    every_step = RecordPlan.make(steps, steps, all_metrics=True)
-    example_out, _ = _run_chunks(experiment, every_step, {n: c[padded] for n, c in columns.items()}, seed, chunk_size=slots)
-    examples = {name: trace[: len(picks)] for name, trace in example_out["traces"].items()}
-    examples.update(index=picks, outcome=codes[picks])
+    examples = {"index": picks, "outcome": codes[picks]}
+    if len(picks):
+        slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
+        every_step = RecordPlan.make(steps, steps, all_metrics=True)
+        rows = {name: col[np.resize(picks, slots)] for name, col in columns.items()}
+        example_out, _ = _run_chunks(experiment, every_step, rows, seed, chunk_size=slots)
+        examples.update({name: trace[: len(picks)] for name, trace in example_out["traces"].items()})
 
     shape = grid.shape
     return SweepResult(

@@ -136,3 +136,13 @@ def test_examples_record_every_step_of_representative_runs(quadratic):
     np.testing.assert_array_equal(examples["loss"][:, result.record_steps], flat_loss[examples["index"]])
     np.testing.assert_array_equal(examples["outcome"], result.outcome.ravel()[examples["index"]])
     assert set(examples["outcome"].tolist()) == set(result.outcome.ravel().tolist())
+
+
+def test_no_examples_asked_means_no_extra_runs(quadratic, tmp_path):
+    from edujax import plots
+
+    result = ej.sweep(quadratic, small_grid(), 20, examples_per_outcome=0)
+    assert len(result.examples["index"]) == 0 and "loss" not in result.examples
+    plots.render(result, tmp_path)  # the curves figure is simply empty
+    result.save(tmp_path)
+    assert len(ej.SweepResult.load(tmp_path).examples["index"]) == 0
