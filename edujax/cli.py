@@ -74,11 +74,12 @@ def cmd_sweep(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
-    names = args.experiments or [n for n, p in registry.available().items() if registry.load_file(p).default]
+    paths = [registry.resolve(name) for name in args.experiments] or list(registry.available().values())
+    loaded = [(path, registry.load_file(path)) for path in paths]  # load and validate everything before running
+    if not args.experiments:
+        loaded = [(path, experiment) for path, experiment in loaded if experiment.default]
     plans = []
-    for name in names:  # load and validate everything before running anything
-        path = registry.resolve(name)
-        experiment = registry.load_file(path)
+    for path, experiment in loaded:
         grid = experiment.grid
         for spec in args.grid:
             grid = grid.replace(parse_axis(spec, grid, experiment.defaults))
