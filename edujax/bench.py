@@ -15,7 +15,10 @@ and step count, in one process:
   final losses as edujax);
 - for neural workloads, achieved FLOP/s (XLA's cost analysis of one step of
   one setting, times settings × steps, over the run time) as a share of this
-  machine's matmul peak, measured in the same run.
+  machine's matmul peak, measured in the same run; and, as the ceiling for
+  networks this small, the share reached by the workload's dominant product
+  alone (each setting's rows × width @ width × width, vmapped over the same
+  batch of settings and split over the devices as a sweep is).
 
 The two per-setting baselines time a sample of settings and scale to the grid.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -37,6 +41,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from edujax import devices, landscapes, registry, runner
+from edujax.errors import Parser, UserError
 from edujax.result import atomic_write
 
 
@@ -45,7 +50,7 @@ class Workload:
     title: str
     experiment: str
     numpy_loop: Callable | None = None  # (columns, steps) -> final losses
-    neural: bool = False
+    product: tuple[int, int] | None = None  # (rows, width) of a neural workload's dominant matmul
 
 
 def _quadratic_module(name):
@@ -109,8 +114,8 @@ WORKLOADS = [
     Workload("2-D quadratic, GD", "quadratic", numpy_gd),
     Workload("2-D quadratic, heavy ball", "quadratic_momentum", numpy_heavy_ball),
     Workload("grooved bowl, GD", "bumpy_bowl", numpy_bumpy_bowl),
-    Workload("MLP regression (NNX)", "mlp_regression", neural=True),
-    Workload("ring GAN (NNX, Adam)", "gan_ring", neural=True),
+    Workload("MLP regression (NNX)", "mlp_regression", product=(64, 32)),  # 64 samples, hidden 32 × 32
+    Workload("ring GAN (NNX, Adam)", "gan_ring", product=(64, 32)),  # batches of 64, hidden 32 × 32
 ]
 
 
@@ -129,6 +134,24 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     matmul = jax.jit(lambda a: a @ a)
     matmul(a).block_until_ready()
     return 2 * n**3 / time_best(lambda: matmul(a).block_until_ready(), repeats)
+
+
+def product_chain_rate(settings: int, rows: int, width: int, steps: int = 50, repeats: int = 3) -> float:
+    """FLOP/s of a network's dominant matmul alone, batched as a sweep batches it.
+
+    Per setting, `steps` times x ← tanh(x @ w) with x rows × width and its own
+    w width × width, vmapped over `settings` (padded as the runner pads them)
+    and split over the devices: what the hardware gives such small products.
+    """
+    multiple = runner.BATCH_MULTIPLE * jax.device_count()
+    batch = -(-settings // multiple) * multiple
+    sharding = devices.row_sharding(devices.grid_mesh())
+    x_key, w_key = jax.random.split(jax.random.key(0))
+    x = jax.device_put(jax.random.normal(x_key, (batch, rows, width)), sharding)
+    w = jax.device_put(jax.random.normal(w_key, (batch, width, width)) / np.sqrt(width), sharding)
+    chain = jax.jit(jax.vmap(lambda x, w: jax.lax.scan(lambda h, _: (jnp.tanh(h @ w), None), x, None, steps)[0]))
+    chain(x, w).block_until_ready()
+    return 2 * batch * rows * width**2 * steps / time_best(lambda: chain(x, w).block_until_ready(), repeats)
 
 
 def sample_rows(columns, sample: int) -> list[dict]:
@@ -170,10 +193,11 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     grid, steps = experiment.grid, experiment.steps
     columns = runner.hparam_columns(experiment, grid)
     first = runner.sweep(experiment)
-    repeats = 1 if workload.neural else repeats  # minutes each on a CPU: one timing is plenty
+    neural = workload.product is not None
+    repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
     run_s = min([first.info["run_s"]] + [runner.sweep(experiment).info["run_s"] for _ in range(repeats - 1)])
     work = grid.size * steps
-    rows = sample_rows(columns, max(2, sample // 4) if workload.neural else sample)
+    rows = sample_rows(columns, max(2, sample // 4) if neural else sample)
     row = {
         "workload": workload.title, "experiment": workload.experiment, "settings": grid.size, "steps": steps,
         "compile_s": first.info["compile_s"], "edujax_s": run_s, "edujax_rate": work / run_s,
@@ -190,9 +214,11 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
         # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
         assert np.median(np.abs(final["loss"][both] - ours[both]) / (np.abs(ours[both]) + 1e-6)) < 1e-3
         row.update(numpy_rate=work / numpy_s, vs_numpy=numpy_s / run_s)
-    if workload.neural:
+    if neural:
         flops = step_flops(experiment, rows[0]) * work
-        row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak)
+        ceiling = product_chain_rate(grid.size, *workload.product)
+        row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak,
+                   product_shape=list(workload.product), product_share_of_peak=ceiling / peak)
     return row
 
 
@@ -212,25 +238,59 @@ def chart(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=130)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edujax.bench", description=__doc__.split("\n\n")[0])
+HEADER = (f"{'workload':28s} {'settings×steps':>16s} {'compile s':>9s} {'edujax /s':>9s} {'× py loop':>9s}"
+          f" {'× 1-by-1':>8s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
+
+
+def table_line(row: dict) -> str:
+    """One workload's line of the printed table ("—" where a column does not apply)."""
+    numpy_ratio = f"{row['vs_numpy']:8.1f}" if "vs_numpy" in row else f"{'—':>8s}"
+    share = f"{100 * row['share_of_matmul_peak']:6.1f}%" if "share_of_matmul_peak" in row else f"{'—':>7s}"
+    alone = f"{'—':>19s}"
+    if "product_shape" in row:
+        rows, width = row["product_shape"]
+        alone = f"{100 * row['product_share_of_peak']:5.1f}% ({rows}×{width}×{width})"
+    return (f"{row['workload']:28s} {row['settings']:>8,d}×{row['steps']:<7d} {row['compile_s']:9.2f}"
+            f" {row['edujax_rate']:9.2e} {row['vs_python_loop']:9.0f} {row['vs_one_at_a_time']:8.1f}"
+            f" {numpy_ratio} {share} {alone}")
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return int(text)
+
+
+def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
+    """The options, and the workloads to run: those asked for, else every one present."""
+    parser = Parser(prog="python -m edujax.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="results", help="where benchmark.json and benchmark.png go")
-    parser.add_argument("--repeats", type=int, default=3, help="edujax runs per workload (best is kept)")
-    parser.add_argument("--sample", type=int, default=4, help="settings timed for the Python-loop baseline")
+    parser.add_argument("--repeats", type=positive, default=3, help="edujax runs per workload (best is kept)")
+    parser.add_argument("--sample", type=positive, default=4, help="settings timed for the Python-loop baseline")
+    parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="just these workloads, by experiment name")
     args = parser.parse_args(argv)
     present = [w for w in WORKLOADS if w.experiment in registry.available()]
+    if args.only:
+        unknown = sorted(set(args.only) - {w.experiment for w in present})
+        if unknown:
+            raise UserError(f"no workload for {', '.join(unknown)} (workloads: {', '.join(w.experiment for w in present)})")
+        present = [w for w in present if w.experiment in args.only]
+    return args, present
+
+
+def main(argv=None) -> int:
+    try:
+        args, present = parse(argv)
+    except UserError as err:
+        print(f"edujax.bench: error: {err}", file=sys.stderr)
+        return 2
     peak = matmul_peak()
     rows = [measure(w, args.repeats, args.sample, peak) for w in present]
     device = jax.devices()[0]
-    header = (f"{'workload':28s} {'settings×steps':>16s} {'compile s':>9s} {'edujax /s':>9s} {'× py loop':>9s}"
-              f" {'× 1-by-1':>8s} {'× numpy':>8s} {'% peak':>7s}")
     print(f"device: {device.platform} ({device.device_kind}), {jax.device_count()} device(s); matmul peak {peak:.3g} FLOP/s")
-    print(header)
-    for r in rows:
-        numpy_ratio = f"{r['vs_numpy']:8.1f}" if "vs_numpy" in r else f"{'—':>8s}"
-        share = f"{100 * r['share_of_matmul_peak']:6.1f}%" if "share_of_matmul_peak" in r else f"{'—':>7s}"
-        print(f"{r['workload']:28s} {r['settings']:>8,d}×{r['steps']:<7d} {r['compile_s']:9.2f} {r['edujax_rate']:9.2e}"
-              f" {r['vs_python_loop']:9.0f} {r['vs_one_at_a_time']:8.1f} {numpy_ratio} {share}")
+    print(HEADER)
+    for row in rows:
+        print(table_line(row))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),

@@ -16,18 +16,13 @@ import jax
 
 from edujax import devices, page, plots, registry
 from edujax import grid as axes
-from edujax.errors import UserError
+from edujax.errors import Parser, UserError
 from edujax.experiment import check_steps
 from edujax.outcomes import OUTCOMES
 from edujax.result import SUMMARY, SweepResult, atomic_dir
 from edujax.runner import sweep
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "experiment.py.txt"
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UserError(message)
 
 
 def parse_axis(spec: str, grid, defaults) -> axes.Axis:

@@ -1,4 +1,5 @@
 """The one exception type that means "the user asked for something invalid"."""
+import argparse
 
 
 class UserError(ValueError):
@@ -7,3 +8,10 @@ class UserError(ValueError):
     The CLI prints its message as a single line and exits with status 2;
     anything else escaping is a bug in edujax and keeps its traceback.
     """
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are `UserError`s (one line, exit 2), not usage dumps."""
+
+    def error(self, message):
+        raise UserError(message)

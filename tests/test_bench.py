@@ -1,0 +1,29 @@
+"""`make bench`'s machinery on its fastest workloads (no timing is asserted: speed lives in the benchmark)."""
+import json
+
+from edujax import bench
+
+
+def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
+    """The quadratic row has every baseline (and `measure` checks the NumPy loop
+    reaches edujax's final losses); the MLP row has its FLOP shares."""
+    argv = ["--only", "quadratic", "mlp_regression", "--out", str(tmp_path), "--repeats", "1", "--sample", "2"]
+    assert bench.main(argv) == 0
+    report = json.loads((tmp_path / "benchmark.json").read_text())
+    quadratic, mlp = report["workloads"]
+    assert (quadratic["experiment"], quadratic["settings"], quadratic["steps"]) == ("quadratic", 65536, 500)
+    for key in ("edujax_rate", "python_loop_rate", "one_at_a_time_rate", "numpy_rate"):
+        assert quadratic[key] > 0
+    assert "share_of_matmul_peak" not in quadratic
+    assert mlp["experiment"] == "mlp_regression" and "numpy_rate" not in mlp
+    assert 0 < mlp["share_of_matmul_peak"] and 0 < mlp["product_share_of_peak"]
+    assert mlp["product_shape"] == [64, 32]
+    assert (tmp_path / "benchmark.png").stat().st_size > 0
+
+
+def test_bench_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for argv in (["--only", "no_such_workload"], ["--repeats", "0"]):
+        assert bench.main([*argv, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("edujax.bench: error:") and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
