@@ -10,6 +10,10 @@ and step count, in one process:
   newcomer writes;
 - **one at a time**: one setting at a time, its whole run one jitted
   `lax.scan` (`runner.replay`): edujax minus the vmap;
+- **bare vmap**: the whole grid as one plain `jit(vmap(lax.scan(step)))`
+  returning every step's loss (what a PureJaxRL-style script keeps), split
+  over the devices the same way: edujax minus its record windows and
+  unrolling, i.e. what the runner's own machinery costs or gains;
 - **numpy**: the whole grid as arrays, a Python loop over steps, for the
   landscapes whose gradient has a closed form (checked to reach the same
   final losses as edujax);
@@ -136,15 +140,19 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / time_best(lambda: matmul(a).block_until_ready(), repeats)
 
 
-def product_chain_rate(settings: int, rows: int, width: int, steps: int = 50, repeats: int = 3) -> float:
+def runner_batch(settings: int) -> int:
+    """How many runs a one-chunk sweep of `settings` computes (padded for equal work per device)."""
+    return runner.chunk_rows(settings, settings, None, 0, jax.device_count())
+
+
+def product_chain_rate(settings: int, rows: int, width: int, steps: int = 200, repeats: int = 5) -> float:
     """FLOP/s of a network's dominant matmul alone, batched as a sweep batches it.
 
     Per setting, `steps` times x ← tanh(x @ w) with x rows × width and its own
     w width × width, vmapped over `settings` (padded as the runner pads them)
     and split over the devices: what the hardware gives such small products.
     """
-    multiple = runner.BATCH_MULTIPLE * jax.device_count()
-    batch = -(-settings // multiple) * multiple
+    batch = runner_batch(settings)
     sharding = devices.row_sharding(devices.grid_mesh())
     x_key, w_key = jax.random.split(jax.random.key(0))
     x = jax.device_put(jax.random.normal(x_key, (batch, rows, width)), sharding)
@@ -181,6 +189,16 @@ def one_at_a_time_rate(experiment, rows, steps: int) -> float:
     return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], 1)
 
 
+def bare_vmap_rate(experiment, columns, steps: int) -> float:
+    """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
+    n = len(next(iter(columns.values())))
+    rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
+    hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    bare = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
+    jax.block_until_ready(bare(hparams))  # compile outside the timing
+    return n * steps / time_best(lambda: jax.block_until_ready(bare(hparams)), 1)
+
+
 def step_flops(experiment, hparams) -> float:
     """FLOPs of one training step of one setting, by XLA's cost analysis."""
     state = experiment.init(jax.random.key(0), hparams)
@@ -203,9 +221,11 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
         "compile_s": first.info["compile_s"], "edujax_s": run_s, "edujax_rate": work / run_s,
         "python_loop_rate": python_loop_rate(experiment, rows, steps),
         "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps),
+        "bare_vmap_rate": bare_vmap_rate(experiment, columns, steps),
     }
     row["vs_python_loop"] = row["edujax_rate"] / row["python_loop_rate"]
     row["vs_one_at_a_time"] = row["edujax_rate"] / row["one_at_a_time_rate"]
+    row["vs_bare_vmap"] = row["edujax_rate"] / row["bare_vmap_rate"]
     if workload.numpy_loop is not None:
         final = {}
         numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), 1)
@@ -222,24 +242,32 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     return row
 
 
+BASELINES = [  # (row key, legend), in the order of the bars
+    ("vs_python_loop", "× per-setting Python loop"),
+    ("vs_one_at_a_time", "× jitted runs one at a time"),
+    ("vs_numpy", "× NumPy over the grid"),
+    ("vs_bare_vmap", "× plain jit(vmap(scan)) with every step's loss"),
+]
+
+
 def chart(rows: list[dict], path: Path) -> None:
-    fig = Figure(figsize=(7, 0.9 + 0.6 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(7, 1.4 + 0.8 * len(rows)), layout="constrained")
     ax = fig.subplots()
-    y = np.arange(len(rows))
-    ax.barh(y - 0.27, [r["vs_python_loop"] for r in rows], 0.27, label="× per-setting Python loop", color="#1f77b4")
-    ax.barh(y, [r["vs_one_at_a_time"] for r in rows], 0.27, label="× jitted runs one at a time", color="#2ca02c")
-    ax.barh(y + 0.27, [r.get("vs_numpy", np.nan) for r in rows], 0.27, label="× NumPy over the grid", color="#ff7f0e")
+    y, height = np.arange(len(rows)), 0.8 / len(BASELINES)
+    for i, (key, label) in enumerate(BASELINES):
+        offset = (i - (len(BASELINES) - 1) / 2) * height
+        ax.barh(y + offset, [r.get(key, np.nan) for r in rows], height, label=label, color=f"C{i}")
     ax.set_yticks(y, [r["workload"] for r in rows])
     ax.set_xscale("log")
     ax.axvline(1, color="black", lw=0.8)
     ax.set_xlabel("edujax speed-up (settings·steps/s ratio, same run)")
-    ax.legend(loc="lower right", fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     ax.invert_yaxis()
     fig.savefig(path, dpi=130)
 
 
 HEADER = (f"{'workload':28s} {'settings×steps':>16s} {'compile s':>9s} {'edujax /s':>9s} {'× py loop':>9s}"
-          f" {'× 1-by-1':>8s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
+          f" {'× 1-by-1':>8s} {'× bare':>7s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
 
 
 def table_line(row: dict) -> str:
@@ -252,7 +280,7 @@ def table_line(row: dict) -> str:
         alone = f"{100 * row['product_share_of_peak']:5.1f}% ({rows}×{width}×{width})"
     return (f"{row['workload']:28s} {row['settings']:>8,d}×{row['steps']:<7d} {row['compile_s']:9.2f}"
             f" {row['edujax_rate']:9.2e} {row['vs_python_loop']:9.0f} {row['vs_one_at_a_time']:8.1f}"
-            f" {numpy_ratio} {share} {alone}")
+            f" {row['vs_bare_vmap']:7.2f} {numpy_ratio} {share} {alone}")
 
 
 def positive(text: str) -> int:
