@@ -10,7 +10,7 @@ and step count, in one process:
   newcomer writes;
 - **one at a time**: one setting at a time, its whole run one jitted
   `lax.scan` (`runner.replay`): edujax minus the vmap;
-- **bare vmap**: the whole grid as one plain `jit(vmap(lax.scan(step)))`
+- **plain vmap**: the whole grid as one plain `jit(vmap(lax.scan(step)))`
   returning every step's loss (what a PureJaxRL-style script keeps), split
   over the devices the same way: edujax minus its record windows and
   unrolling, i.e. what the runner's own machinery costs or gains;
@@ -189,14 +189,14 @@ def one_at_a_time_rate(experiment, rows, steps: int) -> float:
     return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], 1)
 
 
-def bare_vmap_rate(experiment, columns, steps: int) -> float:
+def plain_vmap_rate(experiment, columns, steps: int) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
     n = len(next(iter(columns.values())))
     rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
     hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
-    bare = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
-    jax.block_until_ready(bare(hparams))  # compile outside the timing
-    return n * steps / time_best(lambda: jax.block_until_ready(bare(hparams)), 1)
+    plain = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
+    jax.block_until_ready(plain(hparams))  # compile outside the timing
+    return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), 1)
 
 
 def step_flops(experiment, hparams) -> float:
@@ -221,11 +221,11 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
         "compile_s": first.info["compile_s"], "edujax_s": run_s, "edujax_rate": work / run_s,
         "python_loop_rate": python_loop_rate(experiment, rows, steps),
         "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps),
-        "bare_vmap_rate": bare_vmap_rate(experiment, columns, steps),
+        "plain_vmap_rate": plain_vmap_rate(experiment, columns, steps),
     }
     row["vs_python_loop"] = row["edujax_rate"] / row["python_loop_rate"]
     row["vs_one_at_a_time"] = row["edujax_rate"] / row["one_at_a_time_rate"]
-    row["vs_bare_vmap"] = row["edujax_rate"] / row["bare_vmap_rate"]
+    row["vs_plain_vmap"] = row["edujax_rate"] / row["plain_vmap_rate"]
     if workload.numpy_loop is not None:
         final = {}
         numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), 1)
@@ -246,7 +246,7 @@ BASELINES = [  # (row key, legend), in the order of the bars
     ("vs_python_loop", "× per-setting Python loop"),
     ("vs_one_at_a_time", "× jitted runs one at a time"),
     ("vs_numpy", "× NumPy over the grid"),
-    ("vs_bare_vmap", "× plain jit(vmap(scan)) with every step's loss"),
+    ("vs_plain_vmap", "× plain jit(vmap(scan)) with every step's loss"),
 ]
 
 
@@ -267,7 +267,7 @@ def chart(rows: list[dict], path: Path) -> None:
 
 
 HEADER = (f"{'workload':28s} {'settings×steps':>16s} {'compile s':>9s} {'edujax /s':>9s} {'× py loop':>9s}"
-          f" {'× 1-by-1':>8s} {'× bare':>7s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
+          f" {'× 1-by-1':>8s} {'× plain':>7s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
 
 
 def table_line(row: dict) -> str:
@@ -280,7 +280,7 @@ def table_line(row: dict) -> str:
         alone = f"{100 * row['product_share_of_peak']:5.1f}% ({rows}×{width}×{width})"
     return (f"{row['workload']:28s} {row['settings']:>8,d}×{row['steps']:<7d} {row['compile_s']:9.2f}"
             f" {row['edujax_rate']:9.2e} {row['vs_python_loop']:9.0f} {row['vs_one_at_a_time']:8.1f}"
-            f" {row['vs_bare_vmap']:7.2f} {numpy_ratio} {share} {alone}")
+            f" {row['vs_plain_vmap']:7.2f} {numpy_ratio} {share} {alone}")
 
 
 def positive(text: str) -> int:

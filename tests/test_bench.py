@@ -12,7 +12,7 @@ def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     report = json.loads((tmp_path / "benchmark.json").read_text())
     quadratic, mlp = report["workloads"]
     assert (quadratic["experiment"], quadratic["settings"], quadratic["steps"]) == ("quadratic", 65536, 500)
-    for key in ("edujax_rate", "python_loop_rate", "one_at_a_time_rate", "bare_vmap_rate", "numpy_rate"):
+    for key in ("edujax_rate", "python_loop_rate", "one_at_a_time_rate", "plain_vmap_rate", "numpy_rate"):
         assert quadratic[key] > 0
     assert "share_of_matmul_peak" not in quadratic
     assert mlp["experiment"] == "mlp_regression" and "numpy_rate" not in mlp
