@@ -10,6 +10,7 @@ def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     argv = ["--only", "quadratic", "mlp_regression", "--out", str(tmp_path), "--repeats", "1", "--sample", "2"]
     assert bench.main(argv) == 0
     report = json.loads((tmp_path / "benchmark.json").read_text())
+    assert report["matmul_peak_flops"] > 0 and report["matmul_peak_size"] >= 1024
     quadratic, mlp = report["workloads"]
     assert (quadratic["experiment"], quadratic["settings"], quadratic["steps"]) == ("quadratic", 65536, 500)
     for key in ("edujax_rate", "python_loop_rate", "one_at_a_time_rate", "plain_vmap_rate", "numpy_rate"):
