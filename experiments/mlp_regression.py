@@ -60,21 +60,8 @@ def mse(state, hparams):
 
 
 def sgd_or_adam(hparams):
-    """The optimizer named by the `optimizer` column, chosen inside the compiled sweep.
-
-    Both keep their state and compute their update; the column picks which
-    update is applied (under vmap a `lax.switch` would compute both anyway).
-    """
-    options = (optax.sgd(hparams["learning_rate"]), optax.adam(hparams["learning_rate"]))
-
-    def init(params):
-        return tuple(option.init(params) for option in options)
-
-    def update(grads, states, params=None):
-        updates, states = zip(*(option.update(grads, state, params) for option, state in zip(options, states)))
-        return jax.tree.map(lambda *each: jnp.stack(each)[hparams["optimizer"]], *updates), states
-
-    return optax.GradientTransformation(init, update)
+    """The optimizer named by the `optimizer` column, chosen inside the compiled sweep."""
+    return ej.switch(hparams["optimizer"], (optax.sgd(hparams["learning_rate"]), optax.adam(hparams["learning_rate"])))
 
 
 def draw_fits(result, out_dir):
