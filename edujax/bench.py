@@ -45,7 +45,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from edujax import devices, landscapes, registry, runner
-from edujax.errors import Parser, UserError
+from edujax.errors import Parser, UserError, positive
 from edujax.result import atomic_write
 
 
@@ -290,12 +290,6 @@ def table_line(row: dict) -> str:
     return (f"{row['workload']:28s} {row['settings']:>8,d}×{row['steps']:<7d} {row['compile_s']:9.2f}"
             f" {row['edujax_rate']:9.2e} {row['vs_python_loop']:9.0f} {row['vs_one_at_a_time']:8.1f}"
             f" {row['vs_plain_vmap']:7.2f} {numpy_ratio} {share} {alone}")
-
-
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
-    return int(text)
 
 
 def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:

@@ -16,7 +16,7 @@ import jax
 
 from edujax import devices, page, plots, registry
 from edujax import grid as axes
-from edujax.errors import Parser, UserError
+from edujax.errors import Parser, UserError, positive
 from edujax.experiment import check_steps
 from edujax.outcomes import OUTCOMES
 from edujax.result import SUMMARY, SweepResult, atomic_dir
@@ -63,8 +63,6 @@ def cmd_list(args) -> int:
 def cmd_sweep(args) -> int:
     if args.steps is not None:
         check_steps(args.steps)
-    if args.chunk_size is not None and args.chunk_size <= 0:
-        raise UserError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
     max_memory = devices.parse_bytes(args.max_memory) if args.max_memory is not None else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -170,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace (or add) a grid axis; repeatable")
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
-    run.add_argument("--chunk-size", type=int, help="run this many settings at once (default: as many as fit --max-memory)")
+    run.add_argument("--chunk-size", type=positive, help="run this many settings at once (default: as many as fit --max-memory)")
     run.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB (default: half an "
                      "accelerator's memory, or a quarter of the RAM on CPU)")
     run.add_argument("--distributed", action="store_true",

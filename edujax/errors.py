@@ -15,3 +15,10 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UserError(message)
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number ≥ 1 (`Parser` reports anything else as one line)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return int(text)
