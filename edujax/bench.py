@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -219,10 +220,11 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     experiment = registry.load(workload.experiment)
     grid, steps = experiment.grid, experiment.steps
     columns = runner.hparam_columns(experiment, grid)
-    first = runner.sweep(experiment)
+    timed = functools.partial(runner.sweep, experiment, examples_per_outcome=0)  # no example re-runs: untimed work
+    first = timed()
     neural = workload.product is not None
     repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
-    run_s = min([first.info["run_s"]] + [runner.sweep(experiment).info["run_s"] for _ in range(repeats - 1)])
+    run_s = min([first.info["run_s"]] + [timed().info["run_s"] for _ in range(repeats - 1)])
     work = grid.size * steps
     rows = sample_rows(columns, max(2, sample // 4) if neural else sample)
     row = {
