@@ -62,6 +62,21 @@ def test_chunked_equals_one_pass(quadratic):
         assert_same_result(ej.sweep(quadratic, grid, 50, chunk_size=chunk), whole)
 
 
+def test_cache_sized_blocks_change_no_number(quadratic, monkeypatch):
+    """On a CPU a device trains its rows block by block when a step's temporaries are big;
+    with the cache budget shrunk to nothing, even the quadratic runs in blocks of 64, bit for bit as one vmap."""
+    from edujax import runner
+
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
+    whole = ej.sweep(quadratic, grid, 50)
+    assert whole.info["block"] == 0
+    monkeypatch.setattr(runner, "CACHE_BYTES", 0)
+    blocked = ej.sweep(quadratic, grid, 50)
+    assert blocked.info["block"] == runner.BATCH_MULTIPLE
+    assert blocked.info["chunk_size"] % (runner.BATCH_MULTIPLE * blocked.info["devices"]) == 0
+    assert_same_result(blocked, whole)
+
+
 def test_runs_are_deterministic_and_seeded():
     experiment = noisy_start_experiment()
     first, again = ej.sweep(experiment), ej.sweep(experiment)
