@@ -82,11 +82,25 @@ class RecordPlan:
         return np.concatenate([self.window * np.arange(self.windows), [self.steps]])
 
 
-def as_float32(metrics):
-    """Recorded metrics as float32 scalars, so every step's carry has one type."""
+PRECISIONS = {"float32": np.float32, "float64": np.float64}
+
+
+def _precision(precision: str):
+    """JAX's 64-bit mode for a float64 sweep (only while it runs); nothing for float32."""
+    return jax.enable_x64(True) if precision == "float64" else contextlib.nullcontext()
+
+
+def record_dtype(hparams):
+    """The float type of the records: float64 when the sweep's hyperparameters are, else float32."""
+    floats = [v.dtype for v in jax.tree.leaves(hparams) if jnp.issubdtype(v.dtype, jnp.floating)]
+    return jnp.float64 if jnp.float64 in floats else jnp.float32
+
+
+def as_records(metrics, dtype=jnp.float32):
+    """Recorded metrics as scalars of one float type, so every step's carry has one type."""
     if "loss" not in metrics:
         raise UserError(f"a step must return a metrics dict with a 'loss' entry, got keys {sorted(metrics)}")
-    metrics = {name: jnp.asarray(value, jnp.float32) for name, value in metrics.items()}
+    metrics = {name: jnp.asarray(value, dtype) for name, value in metrics.items()}
     for name, value in metrics.items():
         if value.shape != ():
             raise UserError(f"metric {name!r} must be a scalar per run, got shape {value.shape}")
@@ -108,11 +122,11 @@ def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
 
     def advance(state, _):
         state, metrics = experiment.step(state, hparams)
-        return state, as_float32(metrics)
+        return state, as_records(metrics, record_dtype(hparams))
 
     state, metrics = jax.lax.scan(advance, experiment.init(setting_key(jax.random.key(seed), hparams), hparams), None, length=steps)
     _, last = experiment.step(state, hparams)
-    return state, {name: jnp.concatenate([trace, as_float32(last)[name][None]]) for name, trace in metrics.items()}
+    return state, {name: jnp.concatenate([trace, as_records(last, record_dtype(hparams))[name][None]]) for name, trace in metrics.items()}
 
 
 def run_one(experiment: Experiment, plan: RecordPlan):
@@ -132,7 +146,7 @@ def run_one(experiment: Experiment, plan: RecordPlan):
     def run(hparams, key):
         def evaluate(state):
             state, metrics = experiment.step(state, hparams)
-            return state, as_float32(metrics)
+            return state, as_records(metrics, record_dtype(hparams))
 
         def advance(carry, _):
             state, last, tv = carry
@@ -260,12 +274,14 @@ def block_rows(experiment: Experiment, signature: tuple, mesh) -> int:
     return block
 
 
-def hparam_columns(experiment: Experiment, grid: Grid) -> dict[str, np.ndarray]:
-    """One column per hyperparameter: the grid's, then the experiment's defaults."""
+def hparam_columns(experiment: Experiment, grid: Grid, precision: str = "float32") -> dict[str, np.ndarray]:
+    """One column per hyperparameter: the grid's, then the experiment's defaults,
+    numbers in the sweep's precision."""
     columns = grid.columns()
     for name, value in experiment.defaults.items():
-        columns.setdefault(name, np.full(grid.size, value, np.float32))
-    return {name: col.astype(np.int32 if col.dtype.kind in "iu" else np.float32) for name, col in columns.items()}
+        columns.setdefault(name, np.full(grid.size, value, np.float64))
+    floats = PRECISIONS[precision]
+    return {name: col.astype(np.int32 if col.dtype.kind in "iu" else floats) for name, col in columns.items()}
 
 
 def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: int, n_devices: int, block: int = 0) -> int:
@@ -378,6 +394,7 @@ def sweep(
     checkpoint: Path | str | None = None,
     progress: bool = False,
     examples_per_outcome: int = 2,
+    precision: str = "float32",
 ) -> SweepResult:
     """Train every grid point of `experiment` for `steps` steps and classify the runs.
 
@@ -387,15 +404,20 @@ def sweep(
     changes a number. With `checkpoint` (a folder) finished chunks are saved
     and an interrupted sweep resumes where it stopped; `progress` shows a bar.
     A few representative runs per outcome are re-run with every step recorded
-    (`result.examples`) for the curve plots.
+    (`result.examples`) for the curve plots. `precision="float64"` makes the
+    hyperparameters and the records float64 and runs the sweep in JAX's
+    64-bit mode, so the experiment computes in float64.
     """
     started = time.perf_counter()
     grid = grid or experiment.grid
     steps = check_steps(experiment.steps if steps is None else steps)
-    columns = hparam_columns(experiment, grid)
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    columns = hparam_columns(experiment, grid, precision)
     plan = RecordPlan.make(steps, records)
-    out, stats = _run_chunks(experiment, plan, columns, seed, chunk_size=chunk_size, max_memory=max_memory,
-                             checkpoint=checkpoint, progress=progress)
+    with _precision(precision):
+        out, stats = _run_chunks(experiment, plan, columns, seed, chunk_size=chunk_size, max_memory=max_memory,
+                                 checkpoint=checkpoint, progress=progress)
 
     global_min = experiment.global_min
     if global_min is None:
@@ -416,7 +438,8 @@ def sweep(
         slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
         every_step = RecordPlan.make(steps, steps, all_metrics=True)
         rows = {name: col[np.resize(picks, slots)] for name, col in columns.items()}
-        example_out, _ = _run_chunks(experiment, every_step, rows, seed, chunk_size=slots)
+        with _precision(precision):
+            example_out, _ = _run_chunks(experiment, every_step, rows, seed, chunk_size=slots)
         examples.update({name: trace[: len(picks)] for name, trace in example_out["traces"].items()})
 
     shape = grid.shape
@@ -442,6 +465,7 @@ def sweep(
             **stats,
             "wall_s": time.perf_counter() - started,
             "settings_steps_per_s": math.prod(shape) * steps / max(stats["run_s"], 1e-12),
+            "precision": precision,
             "jax_version": jax.__version__,
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         },
