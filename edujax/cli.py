@@ -1,4 +1,4 @@
-"""Command line: `python -m edujax list | sweep | plot | new`.
+"""Command line: `python -m edujax list | sweep | zoom | plot | new`.
 
 Every user mistake is a `UserError`: one line on stderr, exit status 2, and
 nothing under `--out` touched. Inputs are all checked before the first sweep.
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import jax
 
-from edujax import devices, page, plots, registry
+from edujax import devices, fractal, page, plots, registry
+from edujax import zooming
 from edujax import grid as axes
 from edujax.errors import Parser, UserError, positive
 from edujax.experiment import check_steps
@@ -121,6 +122,49 @@ def where(path: Path, err: BaseException) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
+def parse_at(spec: str) -> tuple[str, str]:
+    """`NAME=VALUE` of `--at`."""
+    name, sep, value = spec.partition("=")
+    if not sep or not name or not value:
+        raise UserError(f"--at {spec!r}: expected NAME=VALUE, e.g. nonlinearity=tanh or input_lr=10")
+    return name, value
+
+
+def cmd_zoom(args) -> int:
+    if args.steps is not None:
+        check_steps(args.steps)
+    max_memory = devices.parse_bytes(args.max_memory) if args.max_memory is not None else None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    path = registry.resolve(args.experiment)
+    experiment = registry.load_file(path)
+    at = dict(parse_at(spec) for spec in args.at)
+    precision = "float64" if args.x64 else "float32"
+    axes, *_, cells, _, _ = zooming.plan(experiment, at, args.resolution)
+    finest = {p: fractal.finest_width(0.0, cells[0], axes[0].scale, dtype) for p, dtype in zooming.PRECISIONS.items()}
+    units = " decades" if axes[0].scale == "log" else ""
+    print(f"zoom: computing in {precision}; on {cells[0]} cells float32 resolves windows down to {finest['float32']:.1g}"
+          f"{units} of {axes[0].name}, float64 down to {finest['float64']:.1g}: deep zooms need --x64", flush=True)
+
+    def report(k: int, frame) -> None:
+        d = frame.dimension.dimension
+        window = " × ".join(f"{a.name} {'10^' if a.scale == 'log' else ''}[{c - w / 2:.10g}, {c + w / 2:.10g}]"
+                            for a, c, w in zip(axes, frame.center, frame.width))
+        print(f"frame {k + 1}/{args.frames}: {window} | boundary dimension {d:.3f} | run {frame.run_s:.2f} s"
+              f"{f' (compile {frame.compile_s:.2f} s)' if k == 0 else ''}", flush=True)
+
+    try:
+        result = zooming.zoom(experiment, frames=args.frames, factor=args.factor, at=at, resolution=args.resolution,
+                            steps=args.steps, precision=precision, seed=args.seed, max_memory=max_memory, report=report)
+    except UserError as err:
+        raise UserError(f"{where(path, err)}: {err}" if err.__cause__ is not None else str(err)) from None
+    folder = result.save(out)
+    print(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote {folder}/"
+          f" (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON})")
+    return 0
+
+
 def cmd_new(args) -> int:
     """Write `experiments/NAME.py` from the template: a small experiment that runs as-is."""
     name = args.name
@@ -174,6 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--distributed", action="store_true",
                      help="multi-host: call jax.distributed.initialize() and split the grid over every host's devices")
     run.set_defaults(run=cmd_sweep)
+    zoom = sub.add_parser("zoom", help="magnify the boundary between training and blowing up, frame by frame",
+                          description="Each frame sweeps the same grid over a window --factor times narrower, "
+                                      "centred on the boundary (or on --at), and measures the boundary's dimension.")
+    zoom.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or .py path")
+    zoom.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
+                      help="zoom around this value of a magnified axis (else follow the boundary), or fix any other "
+                           "hyperparameter (a choice by name); repeatable")
+    zoom.add_argument("--frames", type=positive, default=8, help="number of frames (default: 8)")
+    zoom.add_argument("--factor", type=float, default=4.0, help="magnification per frame (default: 4)")
+    zoom.add_argument("--resolution", type=positive, help="cells per axis (default: the experiment's grid)")
+    zoom.add_argument("--steps", type=int, help="training steps per setting (default: the experiment's)")
+    zoom.add_argument("--x64", action="store_true", help="compute in float64 (needed for deep zooms)")
+    zoom.add_argument("--out", default="results", help="the zoom goes into OUT/EXPERIMENT-zoom-... (default: results)")
+    zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
+    zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")
+    zoom.set_defaults(run=cmd_zoom)
     plot = sub.add_parser("plot", help="redraw figures from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR")
     plot.set_defaults(run=cmd_plot)

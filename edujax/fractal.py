@@ -63,7 +63,7 @@ def convergence_measure(result) -> np.ndarray:
     big = np.finfo(np.asarray(result.loss).dtype).max  # the largest loss the run's precision holds
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.log10(np.maximum(gap[..., -1], np.finfo(np.float64).tiny) / g0)
-        blown = np.log10(big / g0) + 1 - first_bad / windows
+        blown = np.log10(big) - np.log10(g0) + 1 - first_bad / windows
     return np.where(first_bad == windows, finite, blown)
 
 

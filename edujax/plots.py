@@ -60,7 +60,7 @@ def edges(axis: Axis) -> tuple[np.ndarray, np.ndarray]:
     return centres, np.exp(inner) if axis.scale == "log" else inner
 
 
-def _style_axis(ax, axis: Axis, which: str):
+def style_axis(ax, axis: Axis, which: str):
     set_label, set_scale = (ax.set_xlabel, ax.set_xscale) if which == "x" else (ax.set_ylabel, ax.set_yscale)
     set_label(axis.title if axis.scale != "points" else f"{axis.title} (index)")
     if axis.scale == "log":
@@ -124,11 +124,11 @@ def heatmap(result: SweepResult, path: Path) -> str:
             y_axis = result.axes[drawn[1]]
             y_edges = edges(y_axis)[1]
             ax.pcolormesh(x_edges, y_edges, panel.T, cmap=cmap, norm=norm, rasterized=True)
-            _style_axis(ax, y_axis, "y")
+            style_axis(ax, y_axis, "y")
         else:
             ax.pcolormesh(x_edges, [0, 1], panel[None, :], cmap=cmap, norm=norm)
             ax.set_yticks([])
-        _style_axis(ax, x_axis, "x")
+        style_axis(ax, x_axis, "x")
         facet_index = {faceted[0]: facet} if faceted else {}
         boundary_handles = _boundary_lines(ax, result, drawn, facet_index) or boundary_handles
         ax.set_xlim(x_edges[0], x_edges[-1])
