@@ -156,7 +156,8 @@ def cmd_zoom(args) -> int:
 
     try:
         result = zooming.zoom(experiment, frames=args.frames, factor=args.factor, at=at, resolution=args.resolution,
-                            steps=args.steps, precision=precision, seed=args.seed, max_memory=max_memory, report=report)
+                            steps=args.steps, precision=precision, border=args.border, seed=args.seed,
+                            max_memory=max_memory, report=report)
     except UserError as err:
         raise UserError(f"{where(path, err)}: {err}" if err.__cause__ is not None else str(err)) from None
     folder = result.save(out)
@@ -230,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     zoom.add_argument("--resolution", type=positive, help="cells per axis (default: the experiment's grid)")
     zoom.add_argument("--steps", type=int, help="training steps per setting (default: the experiment's)")
     zoom.add_argument("--x64", action="store_true", help="compute in float64 (needed for deep zooms)")
+    zoom.add_argument("--border", choices=fractal.BORDERS, default="measure",
+                      help="the border to follow and measure: where the loss stops falling (measure, default) "
+                           "or where runs stop staying bounded (diverged)")
     zoom.add_argument("--out", default="results", help="the zoom goes into OUT/EXPERIMENT-zoom-... (default: results)")
     zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")

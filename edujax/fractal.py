@@ -67,6 +67,28 @@ def convergence_measure(result) -> np.ndarray:
     return np.where(first_bad == windows, finite, blown)
 
 
+#: The borders a map can be read for: where the measure changes sign (the loss
+#: fell / grew), or where runs labelled `diverged` meet the rest (bounded / not).
+BORDERS = ("measure", "diverged")
+
+
+def sides(result, border: str = "measure") -> np.ndarray:
+    """−1 for the cells on the training side of `border`, +1 for the rest, grid-shaped:
+    a map whose `boundary` is that border.
+
+    "measure": the sign of `convergence_measure` (did the loss fall?). "diverged":
+    the runs the classifier labelled `diverged` against every other run (did it
+    stay bounded?), the border Liu (2024) measures; in a landscape where bounded
+    runs hop forever, whether such a run ends above its start is chance, and the
+    measure's sign turns into noise there.
+    """
+    if border == "measure":
+        return np.where(convergence_measure(result) < 0, -1.0, 1.0)
+    if border == "diverged":
+        return np.where(np.asarray(result.outcome) == list(result.outcome_names).index("diverged"), 1.0, -1.0)
+    raise ValueError(f"unknown border {border!r} (use one of {', '.join(BORDERS)})")
+
+
 def boundary(measure) -> np.ndarray:
     """The 2 × 2 blocks of cells whose measures disagree in sign: (H − 1, W − 1) booleans.
 

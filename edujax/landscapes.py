@@ -79,15 +79,22 @@ def position(params, hparams):
 BUMPY = {"a": 2.0, "k": jnp.pi, "s": 1.0}
 
 
-def bumpy_bowl_f(x, y):
-    a, k, s = BUMPY["a"], BUMPY["k"], BUMPY["s"]
+def bumpy_bowl_f(x, y, a=None):
+    """The grooved bowl; `a` (default BUMPY["a"]) is the grooves' depth."""
+    a = BUMPY["a"] if a is None else a
+    k, s = BUMPY["k"], BUMPY["s"]
     r2 = x**2 + y**2
     return r2 + a * (jnp.sin(k * x) ** 2 + jnp.sin(k * y) ** 2) * (1 - jnp.exp(-r2 / s**2))
 
 
-#: Curvature of the bowl's floor (2) and, far from it, of a groove: 2 + 2·a·k².
+def groove_curvature(a):
+    """The largest curvature at the bottom of a groove far from the floor: 2 + 2·a·k²."""
+    return 2.0 + 2 * a * float(BUMPY["k"]) ** 2
+
+
+#: Curvature of the bowl's floor (2) and, far from it, of a groove of the default depth.
 FLOOR_CURVATURE = 2.0
-GROOVE_CURVATURE = 2.0 + 2 * BUMPY["a"] * float(BUMPY["k"]) ** 2
+GROOVE_CURVATURE = groove_curvature(BUMPY["a"])
 
 bumpy_bowl = Landscape(
     "bumpy bowl", "x² + y² + a(sin²kx + sin²ky)(1 − e^(−r²/s²))", bumpy_bowl_f,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -46,11 +46,13 @@ ZOOM_JSON, MEASURES = "zoom.json", "measures.npz"
 @dataclasses.dataclass
 class Frame:
     """One frame: its window (centre and width per zoomed axis, log10 units on a
-    log axis), every cell's measure (x cells × y cells) and its boundary's dimension."""
+    log axis), every cell's measure and side of the border (−1 training, +1 not;
+    x cells × y cells), and the dimension of the border."""
 
     center: tuple[float, float]
     width: tuple[float, float]
     measure: np.ndarray
+    side: np.ndarray
     dimension: fractal.BoxDimension
     run_s: float
     compile_s: float
@@ -67,6 +69,7 @@ class Zoom:
     steps: int
     precision: str
     followed: tuple[bool, bool]  # which axes' centres followed the boundary (not given by `at`)
+    border: str = "measure"  # see `fractal.sides`
     frames: list[Frame] = dataclasses.field(default_factory=list)
 
     @property
@@ -83,6 +86,7 @@ class Zoom:
     def name(self) -> str:
         """Folder name: the experiment, then each fixed value, e.g. `fractal_boundary-zoom-tanh`."""
         parts = [self.experiment, "zoom"] + [v if not _is_number(v) else f"{k}{v}" for k, v in self.fixed.items()]
+        parts += [self.border] if self.border != "measure" else []
         return "-".join(p.replace("/", "_") for p in parts)
 
     def window(self, index: int) -> list[tuple[float, float]]:
@@ -94,6 +98,7 @@ class Zoom:
         """What `zoom.json` holds."""
         return {
             "experiment": self.experiment, "factor": self.factor, "steps": self.steps, "precision": self.precision,
+            "border": self.border,
             "axes": [{"name": a.name, "label": a.title, "scale": a.scale} for a in self.axes],
             "fixed": self.fixed, "followed_boundary": list(self.followed),
             "median_dimension": self.median_dimension,
@@ -101,7 +106,7 @@ class Zoom:
                 {"center": list(f.center), "width": list(f.width), "window": self.window(i),
                  "cells": list(f.measure.shape), "dimension": f.dimension.dimension,
                  "box_sizes": f.dimension.sizes.tolist(), "box_counts": f.dimension.counts.tolist(),
-                 "boundary_cells": int(fractal.boundary(f.measure).sum()), "run_s": f.run_s, "compile_s": f.compile_s}
+                 "boundary_cells": int(fractal.boundary(f.side).sum()), "run_s": f.run_s, "compile_s": f.compile_s}
                 for i, f in enumerate(self.frames)
             ],
         }
@@ -116,7 +121,8 @@ class Zoom:
             draw_strip(self, tmp / "strip.png")
             draw_dimensions(self, tmp / "dimension.png")
             animate(self, tmp / "zoom.gif")
-            arrays = {f"measure/{i}": f.measure for i, f in enumerate(self.frames)}
+            arrays = {**{f"measure/{i}": f.measure for i, f in enumerate(self.frames)},
+                      **{f"side/{i}": f.side for i, f in enumerate(self.frames)}}
             atomic_write(tmp / MEASURES, lambda f: np.savez_compressed(f, **arrays))
             atomic_write(tmp / ZOOM_JSON, lambda f: f.write(json.dumps(self.describe(), indent=2).encode()))
         return folder
@@ -235,6 +241,7 @@ def zoom(
     resolution: int | None = None,
     steps: int | None = None,
     precision: str = "float32",
+    border: str = "measure",
     seed: int = 0,
     max_memory: int | None = None,
     report: Callable[[int, Frame], None] | None = None,
@@ -247,7 +254,8 @@ def zoom(
     boundary: the centre of the boundary cell of frame k − 1 nearest to that
     frame's centre. `at` also fixes any other hyperparameter (a choice by its
     name); other axes take their first value. Every frame is a sweep of the
-    same grid shape, so the sweep compiles once. `report(k, frame)` is called
+    same grid shape, so the sweep compiles once. `border` picks the border
+    to follow and measure (`fractal.sides`). `report(k, frame)` is called
     after each frame.
 
     >>> import edujax as ej                                                # doctest: +SKIP
@@ -260,21 +268,23 @@ def zoom(
         raise UserError(f"--factor must be a number above 1, got {factor!r}")
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if border not in fractal.BORDERS:
+        raise UserError(f"--border must be one of {', '.join(fractal.BORDERS)}, got {border!r}")
     axes, centers, widths, followed, cells, fixed_axes, fixed = plan(experiment, at, resolution)
     check_precision(axes, centers, widths, cells, frames, factor, precision)
-    result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed))
+    result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed), border)
     for k in range(frames):
         width = tuple(w / factor**k for w in widths)
         values = [fractal.axis_values(c, w, n, a.scale) for a, c, w, n in zip(axes, centers, width, cells)]
         grid = Grid(*(Axis(a.name, v, a.scale, a.columns, a.label) for a, v in zip(axes, values)), *fixed_axes)
         swept = sweep(experiment, grid, steps, seed=seed, max_memory=max_memory, examples_per_outcome=0, precision=precision)
-        measure = fractal.convergence_measure(swept).reshape(cells)
-        frame = Frame(tuple(centers), width, measure, fractal.boundary_dimension(measure),
-                      swept.info["run_s"], swept.info["compile_s"])
+        side = fractal.sides(swept, border).reshape(cells)
+        frame = Frame(tuple(centers), width, fractal.convergence_measure(swept).reshape(cells), side,
+                      fractal.boundary_dimension(side), swept.info["run_s"], swept.info["compile_s"])
         result.frames.append(frame)
         if report is not None:
             report(k, frame)
-        found = fractal.nearest_boundary_cell(measure, [(n - 1) / 2 for n in cells])
+        found = fractal.nearest_boundary_cell(side, [(n - 1) / 2 for n in cells])
         if found is not None:  # follow the boundary on the axes whose centre was not given
             centers = [c - w / 2 + f * w / (n - 1) if follow else c
                        for c, w, f, n, follow in zip(centers, width, found, cells, followed)]
@@ -330,6 +340,16 @@ def _center_text(zoom: Zoom, index: int) -> str:
     return "centre: " + ", ".join(parts)
 
 
+def _draw_border(ax, zoom: Zoom, index: int, origin) -> None:
+    """Outline the border in black when it is not the measure's own sign change."""
+    if zoom.border != "measure":
+        x0, x1, y0, y1 = _relative_extent(zoom, index, origin)
+        side = zoom.frames[index].side
+        if side.min() < 0 < side.max():
+            xs, ys = np.linspace(x0, x1, side.shape[0]), np.linspace(y0, y1, side.shape[1])
+            ax.contour(xs, ys, side.T, levels=[0], colors="black", linewidths=0.6)
+
+
 def _mark_next(ax, zoom: Zoom, index: int, origin) -> None:
     if index + 1 < len(zoom.frames):
         x0, x1, y0, y1 = _relative_extent(zoom, index + 1, origin)
@@ -343,6 +363,7 @@ def draw_frame(zoom: Zoom, index: int, path: Path) -> None:
     fig = Figure(figsize=(6.2, 6.0), layout="constrained")
     ax = fig.subplots()
     draw_measure(ax, frame.measure, _relative_extent(zoom, index, origin))
+    _draw_border(ax, zoom, index, origin)
     _mark_next(ax, zoom, index, origin)
     ax.set_xlabel(f"{zoom.axes[0].title}: {'log10 ' if zoom.axes[0].scale == 'log' else ''}offset from the centre")
     ax.set_ylabel(f"{zoom.axes[1].title}: {'log10 ' if zoom.axes[1].scale == 'log' else ''}offset from the centre")
@@ -364,14 +385,17 @@ def draw_strip(zoom: Zoom, path: Path, columns: int = 6) -> None:
             continue
         origin = zoom.frames[i].center
         draw_measure(ax, zoom.frames[i].measure, _relative_extent(zoom, i, origin))
+        _draw_border(ax, zoom, i, origin)
         _mark_next(ax, zoom, i, origin)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(_frame_title(zoom, i).replace(": ", "\n", 1), fontsize=8)
     fixed = ", ".join(f"{k} = {v}" for k, v in zoom.fixed.items())
-    fig.suptitle(f"{zoom.experiment} ({fixed}): {zoom.axes[0].title} × {zoom.axes[1].title}, each frame "
-                 f"{zoom.factor:g}× narrower ({zoom.precision}, {zoom.steps} steps)\nblue: the loss fell, red: it grew; "
-                 f"the box outlines the next frame. Median boundary dimension D = {zoom.median_dimension:.2f}", fontsize=9)
+    border = "" if zoom.border == "measure" else " black: where diverged runs meet bounded ones;"
+    title = (f"{zoom.experiment} ({fixed}): {zoom.axes[0].title} × {zoom.axes[1].title}, each frame {zoom.factor:g}× "
+             f"narrower ({zoom.precision}, {zoom.steps} steps). Blue: the loss fell, red: it grew;{border} the box "
+             f"outlines the next frame. Median boundary dimension D = {zoom.median_dimension:.2f}")
+    fig.suptitle(textwrap.fill(title, width=int(13 * 2.3 * cols)), fontsize=9)
     fig.savefig(path, dpi=110)
 
 
