@@ -161,8 +161,9 @@ def cmd_zoom(args) -> int:
     except UserError as err:
         raise UserError(f"{where(path, err)}: {err}" if err.__cause__ is not None else str(err)) from None
     folder = result.save(out)
+    written = page.write(out)
     print(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote {folder}/"
-          f" (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON})")
+          f" (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON}) and {written}")
     return 0
 
 

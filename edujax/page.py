@@ -202,6 +202,29 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
 </section>"""
 
 
+ZOOM = "zoom.json"  # written by `python -m edujax zoom` beside its strip.png (see edujax.zooming)
+
+
+def _zoom_section(name: str, zoom: dict) -> str:
+    """A zoom's strip (the PNG beside the page) and its frames' windows and boundary dimensions."""
+    e = html.escape
+    axis = zoom["axes"][0]
+    unit = " decades" if axis["scale"] == "log" else ""
+    rows = "".join(f"<tr><td>{i}</td><td>{f['width'][0]:.3g}{unit}</td><td>{f['dimension']:.3f}</td>"
+                   f"<td>{f['run_s']:.1f} s</td></tr>" for i, f in enumerate(zoom["frames"]))
+    fixed = ", ".join(f"{k} = {v}" for k, v in zoom["fixed"].items())
+    return f"""
+<section id="zoom-{e(name)}" class="experiment zoom">
+  <h2>{e(name)}</h2>
+  <p class="description">A zoom into the border of {e(zoom["experiment"])} ({e(fixed)}): {len(zoom["frames"])} frames, each
+  {zoom["factor"]:g}× narrower on {e(axis["label"])} × {e(zoom["axes"][1]["label"])}, {zoom["steps"]} steps per run in
+  {e(zoom["precision"])}; median box-counting dimension of the border {zoom["median_dimension"]:.3f}.</p>
+  <p><img src="{e(name)}/strip.png" alt="zoom strip of {e(name)}" style="max-width:100%"></p>
+  <table class="counts"><caption>Frames</caption><tr><th>frame</th><th>window on {e(axis["name"])}</th>
+  <th>dimension</th><th>run</th></tr>{rows}</table>
+</section>"""
+
+
 def write(results_dir: Path) -> Path:
     """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it."""
     results_dir = Path(results_dir)
@@ -219,11 +242,14 @@ def write(results_dir: Path) -> Path:
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
+    zooms = [(path.parent.name, json.loads(path.read_text())) for path in sorted(results_dir.glob(f"*/{ZOOM}"))]
+    sections += [_zoom_section(name, zoom) for name, zoom in zooms]
     payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "experiments": experiments}
     meanings = "".join(f'<li><span class="chip" style="background:{colors[o]}"></span><b>{o}</b>: '
                        f'{html.escape(MEANINGS.get(o, "an outcome of its own, defined by the experiment that uses it (see below)"))}</li>'
                        for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
+    toc += "".join(f'<a href="#zoom-{html.escape(name)}">{html.escape(name)}</a>' for name, _ in zooms)
     payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
     page = f"""<!DOCTYPE html>

@@ -28,3 +28,19 @@ def test_bench_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("edujax.bench: error:") and err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_the_notebook_loop_trains_what_the_sweep_trains():
+    """The fractal notebook's baseline (one vmapped step per Python iteration) does the sweep's work:
+    the same loss at every recorded step, on a 4 × 4 × 3 grid of the fractal-boundary network."""
+    import numpy as np
+
+    import edujax as ej
+    from edujax import registry, runner
+
+    experiment = registry.load("fractal_boundary")
+    grid = ej.Grid(ej.logspace("input_lr", 1e-1, 1e3, 4), ej.logspace("output_lr", 1e-1, 1e2, 4),
+                   ej.choice("nonlinearity", ["tanh", "relu", "identity"]))
+    result = ej.sweep(experiment, grid, 12, records=12, examples_per_outcome=0)
+    losses = np.asarray(bench.notebook_loop(experiment, runner.hparam_columns(experiment, grid), 12)())[: grid.size]
+    np.testing.assert_allclose(losses, result.loss.reshape(grid.size, -1), rtol=1e-5)

@@ -124,6 +124,9 @@ def test_zoom_windows_shrink_by_the_factor_around_the_point(tmp_path, capsys):
     with Image.open(folder / "zoom.gif") as gif:
         assert gif.n_frames > 2  # an animation, gliding from frame 0 into frame 1
     assert sorted(p.name for p in (folder / "frames").iterdir()) == ["frame-00.png", "frame-01.png"]
+    page = (tmp_path / "index.html").read_text()  # the page shows the strip and each frame's dimension
+    assert 'src="fractal_boundary-zoom-identity/strip.png"' in page
+    assert all(f"<td>{frame['dimension']:.3f}</td>" in page for frame in saved["frames"])
 
 
 @pytest.mark.parametrize("argv, message", [
