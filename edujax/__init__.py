@@ -7,7 +7,8 @@ from edujax.optimizers import switch
 from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify
 from edujax.result import SweepResult
 from edujax.runner import sweep
-from edujax.zooming import Zoom, boundary_figures, zoom
+from edujax.fractal_plots import boundary_figures
+from edujax.zooming import Zoom, zoom
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError", "Zoom",
