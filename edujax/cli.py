@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from edujax import devices, fractal, page, plots, registry
 from edujax import zooming
@@ -142,7 +143,7 @@ def cmd_zoom(args) -> int:
     at = dict(parse_at(spec) for spec in args.at)
     precision = "float64" if args.x64 else "float32"
     axes, *_, cells, _, _ = zooming.plan(experiment, at, args.resolution)
-    finest = {p: fractal.finest_width(0.0, cells[0], axes[0].scale, dtype) for p, dtype in zooming.PRECISIONS.items()}
+    finest = {p: fractal.finest_width(0.0, cells[0], axes[0].scale, np.dtype(p)) for p in ("float32", "float64")}
     units = " decades" if axes[0].scale == "log" else ""
     print(f"zoom: computing in {precision}; on {cells[0]} cells float32 resolves windows down to {finest['float32']:.1g}"
           f"{units} of {axes[0].name}, float64 down to {finest['float64']:.1g}: deep zooms need --x64", flush=True)

@@ -1,9 +1,11 @@
 """Fractal boundaries: where training converges and where it blows up, and how rough that border is.
 
-A sweep gives every cell a continuous *measure* (`convergence_measure`):
-negative where the loss fell (by that many decades), positive where it grew
-or became non-finite. The *boundary* is where the two meet: the 2 × 2 blocks
-of neighbouring cells whose measures disagree in sign (`boundary`).
+A sweep gives every cell a continuous *measure* (`SweepResult.measure`, see
+`edujax.outcomes`): negative where the loss fell (by that many decades),
+positive where it grew or became non-finite. The *boundary* is where the two
+meet: the 2 × 2 blocks of neighbouring cells whose measures disagree in sign
+(`boundary`); `sides` also reads a map for Liu's border, bounded runs
+against diverging ones.
 
 Its box-counting dimension (`box_dimension`) says how rough it is. Cover the
 boundary with boxes of side s cells and count the boxes N(s) that hold some
@@ -32,40 +34,7 @@ import dataclasses
 import numpy as np
 
 
-# --- the measure and the boundary --------------------------------------------------------------
-
-def convergence_measure(result) -> np.ndarray:
-    """The sweep's continuous measure, grid-shaped (float64): `result.measure` when
-    the result has it; else computed here from the recorded loss the same way:
-
-        m = log10(g_T / g_0)                   for runs whose loss stayed finite,
-        m = log10(float max / g_0) + 1 − j/R   for runs whose loss became non-finite
-                                               in record window j of R (earlier: larger),
-
-    where g = loss − f* is the gap to the sweep's global minimum. m < 0: the loss
-    fell by −m decades; m > 0: it grew. A run that ends exactly at f* gets the
-    smallest representable gap (m is finite, and very negative).
-
-    >>> import numpy as np, types
-    >>> r = types.SimpleNamespace(loss=np.float32([[1, 0.1, 0.01], [1, 10, np.inf]]),
-    ...                           tv=np.float32([[0.9, 0.09], [9, np.inf]]), info={"global_min": 0.0})
-    >>> np.round(convergence_measure(r), 2)
-    array([-2.  , 39.03])
-    """
-    measure = getattr(result, "measure", None)
-    if measure is not None:
-        return np.asarray(measure, np.float64)
-    gap = np.asarray(result.loss, np.float64) - float(result.info.get("global_min", 0.0))
-    windows = np.asarray(result.tv).shape[-1]
-    bad = ~(np.isfinite(gap[..., 1:]) & np.isfinite(result.tv))
-    first_bad = np.where(bad.any(-1), bad.argmax(-1), windows)
-    g0 = np.maximum(gap[..., 0], np.finfo(np.float64).tiny)
-    big = np.finfo(np.asarray(result.loss).dtype).max  # the largest loss the run's precision holds
-    with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.log10(np.maximum(gap[..., -1], np.finfo(np.float64).tiny) / g0)
-        blown = np.log10(big) - np.log10(g0) + 1 - first_bad / windows
-    return np.where(first_bad == windows, finite, blown)
-
+# --- the boundary ------------------------------------------------------------------------------
 
 #: The borders a map can be read for: where the measure changes sign (the loss
 #: fell / grew), or where runs labelled `diverged` meet the rest (bounded / not).
@@ -76,14 +45,14 @@ def sides(result, border: str = "measure") -> np.ndarray:
     """−1 for the cells on the training side of `border`, +1 for the rest, grid-shaped:
     a map whose `boundary` is that border.
 
-    "measure": the sign of `convergence_measure` (did the loss fall?). "diverged":
+    "measure": the sign of `result.measure` (did the loss fall?). "diverged":
     the runs the classifier labelled `diverged` against every other run (did it
     stay bounded?), the border Liu (2024) measures; in a landscape where bounded
     runs hop forever, whether such a run ends above its start is chance, and the
     measure's sign turns into noise there.
     """
     if border == "measure":
-        return np.where(convergence_measure(result) < 0, -1.0, 1.0)
+        return np.where(np.asarray(result.measure) < 0, -1.0, 1.0)
     if border == "diverged":
         return np.where(np.asarray(result.outcome) == list(result.outcome_names).index("diverged"), 1.0, -1.0)
     raise ValueError(f"unknown border {border!r} (use one of {', '.join(BORDERS)})")

@@ -10,8 +10,7 @@ follows the boundary down). On a log axis windows live in log10 units, as
 in Sohl-Dickstein (2024).
 
 Each frame records the continuous measure of every cell
-(`edujax.fractal.convergence_measure`) and the box-counting dimension of
-its boundary. `Zoom.save` writes every frame as a PNG, an animated GIF
+(`SweepResult.measure`) and the box-counting dimension of its boundary. `Zoom.save` writes every frame as a PNG, an animated GIF
 (matplotlib's Pillow writer), a strip of all frames, the box-counting fits
 (drawn by `edujax.fractal_plots`) and `zoom.json` with the windows,
 dimensions and timings.
@@ -32,9 +31,10 @@ import numpy as np
 from edujax import fractal
 from edujax.errors import UserError
 from edujax.experiment import Experiment
+from edujax.experiment import check_precision as check_precision_name
 from edujax.grid import Axis, Grid
 from edujax.result import atomic_dir, atomic_write
-from edujax.runner import PRECISIONS, sweep
+from edujax.runner import sweep
 
 ZOOMABLE = ("log", "linear")
 ZOOM_JSON, MEASURES = "zoom.json", "measures.npz"
@@ -217,9 +217,9 @@ def plan(experiment: Experiment, at: Mapping[str, Any] | None = None, resolution
     return axes, centers, widths, followed, cells, fixed_axes, fixed
 
 
-def check_precision(axes, centers, widths, cells, frames: int, factor: float, precision: str) -> None:
+def check_resolution(axes, centers, widths, cells, frames: int, factor: float, precision: str) -> None:
     """Refuse, before anything runs, a zoom whose deepest window `precision` cannot resolve."""
-    dtype = PRECISIONS[precision]
+    dtype = np.dtype(precision)
     for axis, center, width, n in zip(axes, centers, widths, cells):
         extent = abs(center) + width / 2  # the largest |value| a linear window can reach (its centre follows within it)
         finest = fractal.finest_width(extent, n, axis.scale, dtype)
@@ -266,12 +266,11 @@ def zoom(
         raise UserError(f"--frames must be a whole number ≥ 1, got {frames!r}")
     if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
         raise UserError(f"--factor must be a number above 1, got {factor!r}")
-    if precision not in PRECISIONS:
-        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    check_precision_name(precision)
     if border not in fractal.BORDERS:
         raise UserError(f"--border must be one of {', '.join(fractal.BORDERS)}, got {border!r}")
     axes, centers, widths, followed, cells, fixed_axes, fixed = plan(experiment, at, resolution)
-    check_precision(axes, centers, widths, cells, frames, factor, precision)
+    check_resolution(axes, centers, widths, cells, frames, factor, precision)
     result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed), border)
     for k in range(frames):
         width = tuple(w / factor**k for w in widths)
@@ -279,7 +278,7 @@ def zoom(
         grid = Grid(*(Axis(a.name, v, a.scale, a.columns, a.label) for a, v in zip(axes, values)), *fixed_axes)
         swept = sweep(experiment, grid, steps, seed=seed, max_memory=max_memory, examples_per_outcome=0, precision=precision)
         side = fractal.sides(swept, border).reshape(cells)
-        frame = Frame(tuple(centers), width, fractal.convergence_measure(swept).reshape(cells), side,
+        frame = Frame(tuple(centers), width, np.asarray(swept.measure, np.float64).reshape(cells), side,
                       fractal.boundary_dimension(side), swept.info["run_s"], swept.info["compile_s"])
         result.frames.append(frame)
         if report is not None:
