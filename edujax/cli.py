@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     zoom.add_argument("--x64", action="store_true", help="compute in float64 (needed for deep zooms)")
     zoom.add_argument("--border", choices=fractal.BORDERS, default="measure",
                       help="the border to follow and measure: where the loss stops falling (measure, default) "
-                           "or where runs stop staying bounded (diverged)")
+                           "or where the loss starts to blow up to inf/NaN (blowup)")
     zoom.add_argument("--out", default="results", help="the zoom goes into OUT/EXPERIMENT-zoom-... (default: results)")
     zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")

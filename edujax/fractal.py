@@ -4,8 +4,8 @@ A sweep gives every cell a continuous *measure* (`SweepResult.measure`, see
 `edujax.outcomes`): negative where the loss fell (by that many decades),
 positive where it grew or became non-finite. The *boundary* is where the two
 meet: the 2 × 2 blocks of neighbouring cells whose measures disagree in sign
-(`boundary`); `sides` also reads a map for Liu's border, bounded runs
-against diverging ones.
+(`boundary`); `sides` also reads a map for Liu's border, runs that stay
+bounded against runs that blow up.
 
 Its box-counting dimension (`box_dimension`) says how rough it is. Cover the
 boundary with boxes of side s cells and count the boxes N(s) that hold some
@@ -37,24 +37,25 @@ import numpy as np
 # --- the boundary ------------------------------------------------------------------------------
 
 #: The borders a map can be read for: where the measure changes sign (the loss
-#: fell / grew), or where runs labelled `diverged` meet the rest (bounded / not).
-BORDERS = ("measure", "diverged")
+#: fell / grew), or where runs whose loss blew up (became inf or NaN) meet the rest.
+BORDERS = ("measure", "blowup")
 
 
 def sides(result, border: str = "measure") -> np.ndarray:
     """−1 for the cells on the training side of `border`, +1 for the rest, grid-shaped:
     a map whose `boundary` is that border.
 
-    "measure": the sign of `result.measure` (did the loss fall?). "diverged":
-    the runs the classifier labelled `diverged` against every other run (did it
-    stay bounded?), the border Liu (2024) measures; in a landscape where bounded
-    runs hop forever, whether such a run ends above its start is chance, and the
-    measure's sign turns into noise there.
+    "measure": the sign of `result.measure` (did the loss fall?). "blowup": runs
+    whose final loss is not finite against the rest (did the iteration escape
+    to infinity within the steps?), the bounded/divergent border of Liu (2024).
+    Where bounded runs hop around chaotically forever, whether one ends above
+    its start is chance and the measure's sign turns into noise; whether it
+    escaped is not.
     """
     if border == "measure":
         return np.where(np.asarray(result.measure) < 0, -1.0, 1.0)
-    if border == "diverged":
-        return np.where(np.asarray(result.outcome) == list(result.outcome_names).index("diverged"), 1.0, -1.0)
+    if border == "blowup":
+        return np.where(np.isfinite(np.asarray(result.final["loss"])), -1.0, 1.0)
     raise ValueError(f"unknown border {border!r} (use one of {', '.join(BORDERS)})")
 
 

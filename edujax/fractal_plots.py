@@ -77,9 +77,13 @@ def _draw_border(ax, zoom: Zoom, index: int, origin) -> None:
 
 
 def _mark_next(ax, zoom: Zoom, index: int, origin) -> None:
+    """Outline the next frame's window (clipped to this frame's, whose limits stay as they are)."""
     if index + 1 < len(zoom.frames):
         x0, x1, y0, y1 = _relative_extent(zoom, index + 1, origin)
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="black", lw=1.2))
+    x0, x1, y0, y1 = _relative_extent(zoom, index, origin)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
 
 
 def draw_frame(zoom: Zoom, index: int, path: Path) -> None:
@@ -117,7 +121,7 @@ def draw_strip(zoom: Zoom, path: Path, columns: int = 6) -> None:
         ax.set_yticks([])
         ax.set_title(_frame_title(zoom, i).replace(": ", "\n", 1), fontsize=8)
     fixed = ", ".join(f"{k} = {v}" for k, v in zoom.fixed.items())
-    border = "" if zoom.border == "measure" else " black: where diverged runs meet bounded ones;"
+    border = "" if zoom.border == "measure" else " black: where runs that blew up meet bounded ones;"
     title = (f"{zoom.experiment} ({fixed}): {zoom.axes[0].title} × {zoom.axes[1].title}, each frame {zoom.factor:g}× "
              f"narrower ({zoom.precision}, {zoom.steps} steps). Blue: the loss fell, red: it grew;{border} the box "
              f"outlines the next frame. Median boundary dimension D = {zoom.median_dimension:.2f}")
