@@ -62,13 +62,19 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_sweep(args) -> int:
+def run_options(args) -> tuple[int | None, Path]:
+    """Check `--steps`; parse `--max-memory` and `--out` (bytes or None, a folder path)."""
     if args.steps is not None:
         check_steps(args.steps)
     max_memory = devices.parse_bytes(args.max_memory) if args.max_memory is not None else None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
+    return max_memory, out
+
+
+def cmd_sweep(args) -> int:
+    max_memory, out = run_options(args)
     paths = [registry.resolve(name) for name in args.experiments] or list(registry.available().values())
     loaded = [(path, registry.load_file(path)) for path in paths]  # load and validate everything before running
     if not args.experiments:
@@ -132,12 +138,7 @@ def parse_at(spec: str) -> tuple[str, str]:
 
 
 def cmd_zoom(args) -> int:
-    if args.steps is not None:
-        check_steps(args.steps)
-    max_memory = devices.parse_bytes(args.max_memory) if args.max_memory is not None else None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
+    max_memory, out = run_options(args)
     path = registry.resolve(args.experiment)
     experiment = registry.load_file(path)
     at = dict(parse_at(spec) for spec in args.at)
