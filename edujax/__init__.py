@@ -6,8 +6,10 @@ from edujax.optimizers import switch
 from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify
 from edujax.result import SweepResult
 from edujax.runner import sweep
+from edujax.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness
 
 __all__ = [
-    "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError",
-    "choice", "classify", "linspace", "logspace", "minimize", "points", "seeds", "sweep", "switch", "values",
+    "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "Sharpness", "SweepResult", "UserError",
+    "adam_preconditioner", "choice", "classify", "hessian_vector_product", "linspace", "logspace", "minimize", "points",
+    "seeds", "sharpness", "sweep", "switch", "values",
 ]

@@ -25,6 +25,7 @@ import optax
 from edujax.errors import UserError
 from edujax.grid import Grid
 from edujax.outcomes import Criteria, palette
+from edujax.curvature import Sharpness
 
 Hparams = Mapping[str, jax.Array]
 
@@ -60,6 +61,10 @@ class Experiment:
     was) and ``final`` ({metric: (N,)}). Outcomes it adds beyond
     the standard five are named in `extra_outcomes` (name -> colour), coded
     5, 6, … in that order.
+
+    `record` names metrics kept, besides the loss, at every record point of
+    every run (`SweepResult.records`), e.g. ``("sharpness",)``: one number
+    per record point per run, so memory stays O(records).
     """
 
     name: str
@@ -76,6 +81,7 @@ class Experiment:
     default: bool = True
     classify: Callable[[Mapping[str, Any], Any], Any] | None = None
     extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    record: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -89,6 +95,8 @@ class Experiment:
         if self.classify is not None and not callable(self.classify):
             raise UserError(f"experiment {self.name!r}: classify must be a function")
         palette(self.extra_outcomes)  # raises if an extra outcome reuses a standard name
+        if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
+            raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
 
     @property
     def outcome_colors(self) -> dict[str, str]:
@@ -108,6 +116,7 @@ def minimize(
     params: Callable[[jax.Array, Hparams], Any],
     optimizer: Callable[[Hparams], optax.GradientTransformation],
     metrics: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None,
+    sharpness: Sharpness | None = None,
     **experiment_fields,
 ) -> Experiment:
     """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
@@ -118,11 +127,15 @@ def minimize(
     gets its own learning rate without recompiling, which is what
     `optax.inject_hyperparams` provides for optimizers built outside `jit`.
     `metrics(params, hparams)` adds scalars to record (e.g. the position).
+    `sharpness=ej.Sharpness(every=k)` adds the metric ``"sharpness"``, the
+    loss's top Hessian eigenvalue (see `edujax.curvature`) measured every k
+    steps, recorded at every record point (`record` defaults to it).
     """
 
     def init(key, hparams):
         start = params(key, hparams)
-        return start, optimizer(hparams).init(start)
+        state = (start, optimizer(hparams).init(start))
+        return state if sharpness is None else state + (sharpness.start(start),)
 
     def scalar_loss(current, hparams):
         value = loss(current, hparams)
@@ -131,12 +144,19 @@ def minimize(
         return value
 
     def step(state, hparams):
-        current, opt_state = state
+        current, opt_state = state[:2]
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
         if metrics is not None:
             recorded.update(metrics(current, hparams))
-        return (optax.apply_updates(current, updates), opt_state), recorded
+        new = (optax.apply_updates(current, updates), opt_state)
+        if sharpness is not None:
+            tracker = sharpness.track(state[2], scalar_loss, current, hparams, opt_state)
+            recorded["sharpness"] = tracker.value
+            new += (tracker,)
+        return new, recorded
 
+    if sharpness is not None:
+        experiment_fields.setdefault("record", ("sharpness",))
     return Experiment(init=init, step=step, **experiment_fields)

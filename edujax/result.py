@@ -29,7 +29,8 @@ SUMMARY, ARRAYS = "summary.json", "sweep.npz"
 class SweepResult:
     """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `outcome_names`),
     `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
-    `final[metric]` (each metric at the last step); `examples`
+    `final[metric]` (each metric at the last step), `records[metric]`
+    (grid + (R + 1,): the experiment's `record` metrics at `record_steps`); `examples`
     holds every-step traces of a few representative runs (`index` into the
     flattened grid, `outcome`, one (E, steps + 1) array per metric);
     `boundaries` the theory curves evaluated over the grid;
@@ -49,6 +50,7 @@ class SweepResult:
     boundaries: list[dict[str, Any]]
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
+    records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def grid(self) -> Grid:
@@ -89,6 +91,7 @@ class SweepResult:
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
             **{f"final/{k}": v for k, v in self.final.items()},
+            **{f"record/{k}": v for k, v in self.records.items()},
             **{f"example/{k}": v for k, v in self.examples.items()},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
         }
@@ -125,7 +128,7 @@ class SweepResult:
             outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"),
             record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
             info={k: v for k, v in summary.items() if k not in known},
-            outcome_colors=summary.get("outcome_colors", dict(COLORS)),
+            outcome_colors=summary.get("outcome_colors", dict(COLORS)), records=group("record/"),
         )
 
 

@@ -111,8 +111,8 @@ def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
 def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
-    Returns the loss (or, with `plan.all_metrics`, every metric) at the
-    record points, `tv[j]`: the loss's total variation from record j to
+    Returns the loss and the experiment's `record` metrics (with
+    `plan.all_metrics`, every metric) at the record points, `tv[j]`: the loss's total variation from record j to
     record j + 1, step by step, and every metric's final value.
 
     Each step's metrics describe the state *before* its update. Across
@@ -121,6 +121,16 @@ def run_one(experiment: Experiment, plan: RecordPlan):
     value would cost another pass of the fused window over the batch.
     Non-finite losses need no flag of their own: they make `tv` non-finite.
     """
+
+    kept = ("loss", *experiment.record)  # recorded at every record point (all metrics for drawn runs)
+
+    def kept_metrics(metrics):
+        if plan.all_metrics:
+            return metrics
+        missing = [name for name in kept if name not in metrics]
+        if missing:
+            raise UserError(f"experiment {experiment.name!r} records {missing}, which its step does not return")
+        return {name: metrics[name] for name in kept}
 
     def run(hparams, key):
         def evaluate(state):
@@ -146,12 +156,11 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             # Close the window on the next record's loss, evaluated again by the next
             # window: one extra evaluation, instead of carrying the last loss over.
             tv = tv + jnp.abs(evaluate(state)[1]["loss"] - last)
-            recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, (recorded, tv)), pending
+            return (state, (kept_metrics(first), tv)), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"])
+        placeholder = (kept_metrics(start), start["loss"])
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, tv = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         _, resumed = evaluate(state)
@@ -376,6 +385,7 @@ def sweep(
         hparams={name: col.reshape(shape) for name, col in columns.items()},
         outcome=codes.reshape(shape),
         loss=out["traces"]["loss"].reshape(shape + (-1,)),
+        records={name: out["traces"][name].reshape(shape + (-1,)) for name in experiment.record},
         tv=out["tv"].reshape(shape + (-1,)),
         final={name: value.reshape(shape) for name, value in out["final"].items()},
         record_steps=plan.record_steps,
