@@ -3,49 +3,58 @@
 On a quadratic, gradient descent with learning rate lr is stable iff the
 *sharpness* λ_max (the largest eigenvalue of the loss's Hessian) is below
 2/lr: along that eigenvector every step multiplies the error by 1 − lr·λ_max,
-and |1 − lr·λ_max| > 1 makes it grow. A network's Hessian is not fixed, so
-the line is not known in advance. Cohen, Kaur, Li, Kolter & Talwalkar (ICLR
-2021, "Gradient Descent on Neural Networks Typically Occurs at the Edge of
-Stability") measured it along full-batch training and found two things:
+and |1 − lr·λ_max| > 1 makes it grow. A network's Hessian changes as it
+trains, so there the line is not known in advance. Cohen, Kaur, Li, Kolter &
+Talwalkar (ICLR 2021, "Gradient Descent on Neural Networks Typically Occurs
+at the Edge of Stability") measured the sharpness along full-batch training
+and found two things:
 
 - **Progressive sharpening.** While the sharpness is below 2/lr, it rises as
-  training goes on: the network moves towards sharper regions. With a small
-  learning rate it rises for the whole run without reaching 2/lr (2/lr is far
-  away); with a larger one it gets there.
-- **Self-stabilization at the edge.** When the sharpness reaches 2/lr, the
-  run does not blow up: the iterate starts bouncing across the valley along
-  the top eigenvector, the loss rises for a few steps, and the bouncing
-  itself pushes the run to flatter ground, lowering the sharpness back under
-  2/lr. The sharpness then hovers at 2/lr (sharpness·lr/2 ≈ 1) while the loss
-  keeps falling over the long run, but not monotonically. This is the
-  *edge of stability*, and it is why `mlp_regression`'s SGD band is orange
-  (`oscillating`) just left of where it diverges.
+  training goes on: the network moves towards sharper regions of the loss.
+  With a small learning rate 2/lr is far away and the run never gets there;
+  with a larger one it does.
+- **Self-stabilization.** When the sharpness reaches 2/lr the run does not
+  blow up. The iterate starts to bounce across the valley along the top
+  eigenvector, the loss jumps up for a few steps, and the bouncing itself
+  carries the run to flatter ground (Damian, Nichani & Lee, ICLR 2023),
+  pushing the sharpness back to 2/lr. So it hovers there, sharpness·lr/2 ≈ 1,
+  while the loss keeps falling over the long run, but not monotonically: the
+  *edge of stability*. The classifier calls such runs `oscillating`.
 
-The same holds for other optimizers with their own limit. Heavy-ball momentum
-(v ← g + βv, θ ← θ − lr·v) is stable on a quadratic iff λ_max < 2(1 + β)/lr.
-Adam divides each coordinate's step by P = √v̂ + ε; what it feels is the
-*preconditioned sharpness* λ_max(P⁻¹H), and with momentum β₁ (an average,
-not a sum, of the gradients) the limit is (2 + 2β₁)/((1 − β₁)·lr) = 38/lr for
-β₁ = 0.9 (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
-Stability"). Adam's P adapts as the curvature grows, and the preconditioned
-sharpness settles at 38/lr at every learning rate.
+Other optimizers have their own limit. Heavy-ball momentum
+(v ← g + βv, θ ← θ − lr·v) is stable on a quadratic iff
+λ_max < 2(1 + β)/lr. Adam divides each coordinate's step by P = √v̂ + ε, so
+what it feels is the *preconditioned sharpness* λ_max(P⁻¹H); with momentum
+β₁ (an average of the gradients, not a sum) its limit is
+(2 + 2β₁)/((1 − β₁)·lr) = 38/lr for β₁ = 0.9 (Cohen et al. 2022, "Adaptive
+Gradient Methods at the Edge of Stability").
 
 The problem: a tanh MLP 1 → 16 → 16 → 1 (321 weights, LeCun-normal
 initialisation, zero biases) fits 64 samples of f(x) = sin(3x) + x²/4 on
 [−2, 2] (the task of `mlp_regression`) by full-batch training on the mean
 squared error. Grid: learning rate (log, 10⁻³ … 1) × init seed × optimizer
 (gradient descent, heavy ball with β = 0.9, Adam with β₁ = 0.9,
-β₂ = 0.999), 1500 steps.
+β₂ = 0.999), 1500 steps. Outcomes are judged against f* = 0 with
+`rtol=1e-3`, as in `mlp_regression`.
+
+What to expect. Gradient descent: below lr ≈ 0.04 the sharpness climbs
+(from about 15 at the start to about 30) but stays under 2/lr, and the runs
+are slow; from there to the learning rates that diverge at once, it reaches
+2/lr and hovers a few per cent above it, and those runs are the orange band.
+Heavy ball touches its limit early, is thrown off it by a spike of the loss
+(a catapult), and then converges with its sharpness between about a third of
+the limit and the limit. Adam's P adapts as the curvature grows: its
+preconditioned sharpness climbs to 38/lr and stays there at every learning
+rate large enough to get there in 1500 steps.
 
 The sharpness is measured inside the compiled sweep every 20 steps
-(`ej.Sharpness`): power iteration on Hessian-vector products (forward-over-
-reverse differentiation, never forming the Hessian), each estimate
-warm-started from the previous eigenvector, so 4 products per estimate
-suffice; for Adam through its current preconditioner. `sharpness.png` draws
-it against the step for several learning rates, each with its limit as a
-dashed line; `edge_map.png` maps the final sharpness over the optimizer's
-limit for every run, ≈ 1 where training ended at the edge. Outcomes are
-judged against f* = 0 with `rtol=1e-3`, as in `mlp_regression`.
+(`ej.Sharpness`): power iteration on Hessian-vector products
+(forward-over-reverse differentiation, never forming the Hessian), each
+estimate warm-started from the previous eigenvector, so 4 products per
+estimate keep up; for Adam through its current preconditioner.
+`sharpness.png` draws it against the step for several learning rates, each
+with its limit as a dashed line; `edge_map.png` maps every run's final
+sharpness over its optimizer's limit, ≈ 1 where training ended at the edge.
 """
 import jax
 import jax.numpy as jnp
@@ -141,6 +150,7 @@ def draw(result, out_dir):
     """`figures=` hook: sharpness curves and the final-sharpness map, from the sweep's own records."""
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from edujax.plots import edges
 
@@ -160,6 +170,9 @@ def draw(result, out_dir):
             top.axhline(EDGE[index] / lrs[i], color=f"C{color}", ls="--", lw=1)
             bottom.plot(steps, loss[i, 0, column], color=f"C{color}", lw=1.2)
         top.set_yscale("log")
+        top.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        top.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        top.yaxis.set_minor_formatter(NullFormatter())
         top.set_title(f"{OPTIMIZERS[index]}: {'preconditioned ' if index == ADAM else ''}sharpness,"
                       f" dashed {EDGE_NAMES[index]}", fontsize=10)
         top.legend(fontsize=7, loc="lower right")
@@ -214,7 +227,7 @@ def make(sharpness=SHARPNESS):
         optimizer=optimizer,
         sharpness=sharpness,
         grid=ej.Grid(
-            ej.logspace("learning_rate", 1e-3, 1.0, 16, label="learning rate"),
+            ej.logspace("learning_rate", 1e-3, 1.0, 21, label="learning rate"),  # 252 runs: 256 is the padded batch
             ej.Axis("seed", np.arange(4, dtype=np.int32), "linear", label="init seed"),
             ej.choice("optimizer", OPTIMIZERS, label="optimizer"),
         ),
