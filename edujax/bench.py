@@ -231,10 +231,10 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     neural = workload.product is not None or workload.without is not None
     repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
     run_s, reference_s = first.info["run_s"], float("inf")
-    if workload.without is not None:  # the same sweep without the measurement, timed alternately: best of two each
+    if workload.without is not None:  # the same sweep without the measurement, timed alternately: best of three each
         without = workload.without(registry.load_module(registry.available()[workload.experiment]))
         reference = functools.partial(runner.sweep, without, examples_per_outcome=0)
-        repeats, reference_s = 2, reference().info["run_s"]  # run_s never includes the compile
+        repeats, reference_s = 3, reference().info["run_s"]  # run_s never includes the compile
     for _ in range(repeats - 1):
         run_s = min(run_s, timed().info["run_s"])
         if workload.without is not None:
