@@ -35,6 +35,7 @@ import optax
 
 from edujax.errors import UserError
 
+
 def hessian_vector_product(loss: Callable, params, hparams, vector):
     """Hv, with H the Hessian of `loss(·, hparams)` at `params`, by forward-over-reverse differentiation.
 
@@ -172,9 +173,8 @@ class Sharpness:
 
     def track(self, tracker: Tracker, loss: Callable, params, hparams, opt_state=None) -> Tracker:
         """Advance the tracker by one step, re-estimating at steps 0, k, 2k, … (see `sharpness`)."""
-        preconditioner = None if self.preconditioner is None else self.preconditioner(opt_state, hparams)
-
-        def estimate(tracker):
+        def estimate(tracker):  # inside the branch, so the steps in between do not compute P either
+            preconditioner = None if self.preconditioner is None else self.preconditioner(opt_state, hparams)
             iters = jnp.where(tracker.step == 0, self.first_iters, self.iters)
             value, vector = sharpness(loss, params, hparams, tracker.vector, iters=iters, preconditioner=preconditioner)
             return tracker._replace(value=value.astype(tracker.value.dtype), vector=vector)

@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from edujax.curvature import Sharpness
 from edujax.errors import UserError
 from edujax.grid import Grid
 from edujax.outcomes import Criteria, palette
-from edujax.curvature import Sharpness
 
 Hparams = Mapping[str, jax.Array]
 

@@ -112,8 +112,9 @@ def run_one(experiment: Experiment, plan: RecordPlan):
     """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
 
     Returns the loss and the experiment's `record` metrics (with
-    `plan.all_metrics`, every metric) at the record points, `tv[j]`: the loss's total variation from record j to
-    record j + 1, step by step, and every metric's final value.
+    `plan.all_metrics`, every metric) at the record points, `tv[j]`: the
+    loss's total variation from record j to record j + 1, step by step, and
+    every metric's final value.
 
     Each step's metrics describe the state *before* its update. Across
     windows the carry is only the state: whatever else a step computes is

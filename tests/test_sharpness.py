@@ -1,4 +1,6 @@
 """Sharpness by power iteration, against eigenvalues computed by NumPy in float64, and along training runs."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -128,6 +130,13 @@ def test_sharpness_is_re_estimated_every_k_steps_and_recorded(tmp_path):
             assert result.final["sharpness"][i, j] == pytest.approx(expected[-1], rel=1e-5)
     loaded = SweepResult.load(result.save(tmp_path / "quartic"))
     np.testing.assert_array_equal(loaded.records["sharpness"], result.records["sharpness"])
+
+
+def test_recording_a_metric_the_step_does_not_return_is_a_user_error(quadratic):
+    with pytest.raises(ej.UserError, match="records \\['nope'\\]"):
+        ej.sweep(dataclasses.replace(quadratic, record=("nope",)), steps=4)
+    with pytest.raises(ej.UserError, match="record must be a tuple"):
+        dataclasses.replace(quadratic, record="sharpness")
 
 
 def test_vmapped_sweep_keeps_the_estimate_a_real_branch():
