@@ -17,7 +17,8 @@ record ``grad_norm``: `edujax.minimize` does). The rules apply in this order:
 
 1. ``diverged``    a loss was non-finite, or the growth does not stop: over
                    the final part (and the window before it) the envelope's
-                   top never fell and ended higher, and the loss either
+                   top rose in every window (a late spike after a flat
+                   stretch is not sustained growth), and the loss either
                    climbed steadily (rose by at least `trend` of its swings,
                    faster than rule 3's rounding) or its swings' top grew by a
                    factor e or more per run length (the mirror of rule 5's
@@ -182,7 +183,7 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
     fast = jnp.where(tail[..., 0] > 0, tail[..., -1] >= tail[..., 0] * np.exp(tail_steps / steps_at[-1]), True)
     climbing = (-net > 0) & (-net >= steady) & ~unresolved
-    rising = (jnp.diff(tail, axis=-1) >= 0).all(-1) & (tail[..., -1] > tail[..., 0]) & (fast | climbing)
+    rising = (jnp.diff(tail, axis=-1) > 0).all(-1) & (fast | climbing)  # sustained: higher in every window
     diverged = nonfinite | rising
 
     # 2. converged: at tolerance, and the whole last window too.
