@@ -19,7 +19,7 @@ and found two things:
   carries the run to flatter ground (Damian, Nichani & Lee, ICLR 2023),
   pushing the sharpness back to 2/lr. So it hovers there, sharpness·lr/2 ≈ 1,
   while the loss keeps falling over the long run, but not monotonically: the
-  *edge of stability*. The classifier calls such runs `oscillating`.
+  *edge of stability*.
 
 Other optimizers have their own limit. Heavy-ball momentum
 (v ← g + βv, θ ← θ − lr·v) is stable on a quadratic iff
@@ -40,12 +40,13 @@ squared error. Grid: learning rate (log, 10⁻³ … 1) × init seed × optimize
 What to expect. Gradient descent: below lr ≈ 0.04 the sharpness climbs
 (from about 15 at the start to about 30) but stays under 2/lr, and the runs
 are slow; from there to the learning rates that diverge at once, it reaches
-2/lr and hovers a few per cent above it, and those runs are the orange band.
-Heavy ball touches its limit early, is thrown off it by a spike of the loss
-(a catapult), and then converges with its sharpness between about a third of
-the limit and the limit. Adam's P adapts as the curvature grows: its
-preconditioned sharpness climbs to 38/lr and stays there at every learning
-rate large enough to get there in 1500 steps.
+2/lr and hovers a few per cent above it. The classifier calls those runs
+`oscillating` where the envelope of their loss has stopped shrinking, and
+`slow` where it still shrinks. Heavy ball touches its limit early, is thrown
+off it by a spike of the loss (a catapult), and then converges with its
+sharpness between about a third of the limit and the limit. Adam's P adapts
+as the curvature grows: its preconditioned sharpness climbs to 38/lr and
+stays there at every learning rate large enough to get there in 1500 steps.
 
 The sharpness is measured inside the compiled sweep every 20 steps
 (`ej.Sharpness`): power iteration on Hessian-vector products
@@ -109,10 +110,14 @@ def preconditioner(opt_state, hparams):
 SHARPNESS = ej.Sharpness(every=20, iters=4, first_iters=20, preconditioner=preconditioner)
 
 
-def edge_ratio(result):
-    """Sharpness over its optimizer's limit, grid + (records,): ≈ 1 at the edge of stability."""
+def edge_ratio(result, sharpness=None):
+    """Sharpness over its optimizer's limit: ≈ 1 at the edge of stability. By default the recorded sharpness
+    of the traced runs (`result.trace_index`: every run unless the host budget was short), traced sub-grid +
+    (records,); given a grid-shaped `sharpness` (e.g. `result.final["sharpness"]`), that over every run."""
     lr, opt = result.hparams["learning_rate"].astype(np.float64), result.hparams["optimizer"]
-    return result.records["sharpness"] * (lr / EDGE[opt])[..., None]
+    if sharpness is not None:
+        return sharpness * lr / EDGE[opt]
+    return result.records["sharpness"] * result.traced(lr / EDGE[opt])[..., None]
 
 
 def reached_edge(ratio):
@@ -122,10 +127,11 @@ def reached_edge(ratio):
 
 
 def edge_summary(result) -> dict:
-    """Per optimizer, over the runs that reached the edge: how many, and their final sharpness over the limit."""
+    """Per optimizer, over the traced runs that reached the edge: how many, and their final sharpness over
+    the limit."""
     ratio = edge_ratio(result)
     final, reached = ratio[..., -1], reached_edge(ratio)
-    opt, summary = result.hparams["optimizer"], {}
+    opt, summary = result.traced(result.hparams["optimizer"]), {}
     for index in np.unique(opt):
         runs = final[reached & (opt == index)]
         summary[OPTIMIZERS[index]] = {
@@ -154,11 +160,18 @@ def draw(result, out_dir):
 
     from edujax.plots import edges
 
-    ratio, lrs = edge_ratio(result), result.grid.axis("learning_rate").values.astype(np.float64)
     names = [a.name for a in result.axes]
     order = tuple(names.index(n) for n in ("learning_rate", "seed", "optimizer"))
-    optimizers, seeds = result.grid.axis("optimizer").values, result.grid.axis("seed").values
-    sharp, loss, ratio = (np.moveaxis(a, order, (0, 1, 2)) for a in (result.records["sharpness"], result.loss, ratio))
+
+    def lr_seed_optimizer(array):  # the grid's axes in this order (then the records, if any)
+        return np.moveaxis(array, order, (0, 1, 2))
+
+    # The curves: the traced runs (every run unless the host budget was short).
+    traced = dict(zip(names, result.trace_index))
+    lrs = result.grid.axis("learning_rate").values.astype(np.float64)[traced["learning_rate"]]
+    optimizers = result.grid.axis("optimizer").values[traced["optimizer"]]
+    seed = result.grid.axis("seed").values[traced["seed"][0]]
+    sharp, loss, ratio = (lr_seed_optimizer(a) for a in (result.records["sharpness"], result.loss, edge_ratio(result)))
     steps = result.record_steps
 
     fig = Figure(figsize=(4.2 * len(optimizers), 6.4), layout="constrained")
@@ -180,11 +193,13 @@ def draw(result, out_dir):
         bottom.set_xlabel("step")
     panels[0, 0].set_ylabel("sharpness λ_max (log)")
     panels[1, 0].set_ylabel("loss at the record points (log)")
-    fig.suptitle(f"{result.experiment}: the sharpness rises to its limit and hovers there (init seed {seeds[0]};"
+    fig.suptitle(f"{result.experiment}: the sharpness rises to its limit and hovers there (init seed {seed};"
                  f" measured every {SHARPNESS.every} steps, drawn every {steps[1] - steps[0]})", fontsize=11)
     fig.savefig(out_dir / "sharpness.png", dpi=120)
 
-    final = ratio[..., -1]
+    # The map: every run's final sharpness.
+    final = lr_seed_optimizer(edge_ratio(result, result.final["sharpness"]))
+    optimizers, seeds = result.grid.axis("optimizer").values, result.grid.axis("seed").values
     summary = edge_summary(result)
     fig = Figure(figsize=(4.2 * len(optimizers) + 1, 3.8), layout="constrained")
     panels = fig.subplots(1, len(optimizers), squeeze=False)[0]
