@@ -134,9 +134,12 @@ def newton_gain(loss, params, grads, iterations: int = NEWTON_ITERATIONS):
     5.05e-05
     """
     hvp = lambda v: jax.jvp(jax.grad(loss), (params,), (v,))[1]  # noqa: E731
-    zero = jax.tree.map(jnp.zeros_like, grads)
-    solution, residual, direction = zero, grads, grads
-    rr = optax.tree.vdot(grads, grads)
+    # Solve for the gradient scaled to a largest entry of 1 (the gain scales with its square): the squares of a
+    # tiny gradient's entries would underflow and hide the curvature.
+    scale = jnp.max(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in jax.tree.leaves(grads)]))
+    unit = jax.tree.map(lambda g: g / jnp.where(scale > 0, scale, 1), grads)
+    solution, residual, direction = jax.tree.map(jnp.zeros_like, unit), unit, unit
+    rr = optax.tree.vdot(unit, unit)
     bent_down = jnp.zeros((), bool)
     for _ in range(iterations):
         curved = hvp(direction)
@@ -150,7 +153,7 @@ def newton_gain(loss, params, grads, iterations: int = NEWTON_ITERATIONS):
         beta = jnp.where(live, rr_next / jnp.where(live, rr, 1), 0)
         direction = jax.tree.map(lambda r, p: r + beta * p, residual, direction)
         rr = rr_next
-    return jnp.where(bent_down, jnp.inf, 0.5 * optax.tree.vdot(grads, solution))
+    return jnp.where(bent_down, jnp.inf, 0.5 * scale**2 * optax.tree.vdot(unit, solution))
 
 
 PRECISIONS = ("float32", "float64")
