@@ -1,4 +1,4 @@
-"""Figures drawn from a SweepResult alone, so `edujax plot DIR` can redraw them.
+"""The standard figures, drawn from a SweepResult alone, so `edujax plot DIR` can redraw them.
 
 Every plotting function takes a result and a path, writes one PNG and
 returns a one-line description of what it shows (collected into
@@ -6,17 +6,16 @@ returns a one-line description of what it shows (collected into
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from edujax.grid import Axis
-from edujax.result import SUMMARY, SweepResult, atomic_write
+from edujax.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority
+from edujax.result import SweepResult
 
 MAX_FACETS = 6
 
@@ -25,39 +24,6 @@ def outcome_colormap(result: SweepResult) -> tuple[ListedColormap, BoundaryNorm]
     """One fixed colour per outcome code, so every heatmap reads the same way."""
     n = len(result.outcome_colors)
     return ListedColormap(list(result.outcome_colors.values())), BoundaryNorm(np.arange(n + 1) - 0.5, n)
-
-
-def majority(codes: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """The most common outcome over `axes` (ties go to the earlier outcome)."""
-    if not axes:
-        return codes
-    tallies = np.stack([(codes == c).sum(axis=axes) for c in range(int(codes.max()) + 1)])
-    return tallies.argmax(0)
-
-
-def layout(result: SweepResult) -> tuple[list[int], list[int], list[int]]:
-    """Split grid dimensions into (drawn x/y, faceted, aggregated by majority).
-
-    Seed axes are always aggregated; of the others the first two are drawn,
-    the third becomes one panel per value, and any further ones are aggregated.
-    """
-    dims = [i for i, a in enumerate(result.axes) if a.scale != "seed"]
-    drawn, faceted, rest = dims[:2], dims[2:3], dims[3:]
-    aggregated = rest + [i for i, a in enumerate(result.axes) if a.scale == "seed"]
-    return drawn, faceted, aggregated
-
-
-def edges(axis: Axis) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres and edges along an axis (geometric on log axes, indices for points)."""
-    if axis.scale in ("points", "choice") or len(axis) == 1:
-        centres = np.arange(len(axis), dtype=float) if axis.scale in ("points", "choice") else axis.values.astype(float)
-        half = np.diff(centres).mean() / 2 if len(centres) > 1 else max(abs(centres[0]) * 0.1, 0.5)
-        return centres, np.concatenate([centres - half, [centres[-1] + half]])
-    centres = axis.values.astype(float)
-    space = np.log(centres) if axis.scale == "log" else centres
-    mids = (space[1:] + space[:-1]) / 2
-    inner = np.concatenate([[2 * space[0] - mids[0]], mids, [2 * space[-1] - mids[-1]]])
-    return centres, np.exp(inner) if axis.scale == "log" else inner
 
 
 def _style_axis(ax, axis: Axis, which: str):
@@ -69,21 +35,6 @@ def _style_axis(ax, axis: Axis, which: str):
         (ax.set_xticks if which == "x" else ax.set_yticks)(np.arange(len(axis)), axis.choices)
     if len(axis) > 1 and axis.values.dtype.kind == "f" and axis.values.ndim == 1 and axis.values[0] > axis.values[-1]:
         (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
-
-
-def boundary_values(result: SweepResult, boundary: dict, drawn: list[int], facet_index: dict[int, int]) -> np.ndarray:
-    """A boundary's value along the other drawn axis (a scalar on a 1-D map) at
-    one panel: `facet_index` picks the faceted dims, aggregated dims take index 0."""
-    others = [i for i in range(len(result.axes)) if result.axes[i].name != boundary["axis"]]
-    index = tuple(slice(None) if i in drawn else facet_index.get(i, 0) for i in others)
-    return np.asarray(boundary["value"])[index] if others else np.asarray(boundary["value"])
-
-
-def loss_gap(loss: np.ndarray, global_min: float) -> np.ndarray:
-    """|loss − global min| as drawn on log axes: floored at 1e-12, NaN where a loss was not finite."""
-    gap = np.abs(np.asarray(loss, np.float64) - global_min)
-    gap[~np.isfinite(gap)] = np.nan
-    return np.maximum(gap, 1e-12)
 
 
 def _boundary_lines(ax, result, drawn, facet_index):
@@ -145,16 +96,6 @@ def heatmap(result: SweepResult, path: Path) -> str:
     return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
 
 
-def describe_setting(result: SweepResult, flat_index: int) -> str:
-    """'learning rate=0.01, start angle=45' for one flattened grid index."""
-    parts = []
-    for axis in result.axes:
-        for column in axis.columns:
-            value = result.hparams[column].ravel()[flat_index]
-            parts.append(f"{column}={axis.choices[int(value)] if axis.scale == 'choice' else format(value, '.3g')}")
-    return ", ".join(parts)
-
-
 def curves(result: SweepResult, path: Path) -> str:
     """Every-step loss curves of the representative runs, one panel per outcome."""
     examples = result.examples
@@ -187,21 +128,3 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures
-
-
-def write_index(results_dir: Path) -> Path:
-    """`results/README.md`: every experiment's figures with one line each."""
-    results_dir = Path(results_dir)
-    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.",
-             "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
-    for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
-        summary = json.loads(summary_path.read_text())
-        name = summary_path.parent.name
-        counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
-        lines += [f"## {name}", "", summary.get("description", ""), "",
-                  f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
-        lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary["figures"].items()]
-        lines.append("")
-    path = results_dir / "README.md"
-    atomic_write(path, lambda f: f.write("\n".join(lines).encode()))
-    return path

@@ -42,7 +42,6 @@ import optax
 from matplotlib.figure import Figure
 
 import edujax as ej
-from edujax.outcomes import COLORS
 
 UPDATES = ("simultaneous", "alternating")
 SHAPES = {"converged": "spiral in", "slow": "spiral in (slowly)", "oscillating": "cycle", "diverged": "spiral out",
@@ -121,12 +120,12 @@ def phase_plane(result, out_dir):
         row = int(np.flatnonzero(runs.examples["index"] == i)[0])
         theta, psi = runs.examples["theta"][row], runs.examples["psi"][row]
         outcome = runs.labels[i]
-        ax.plot(theta, psi, lw=0.7, color=COLORS[outcome])
+        ax.plot(theta, psi, lw=0.7, color=ej.COLORS[outcome])
         ax.plot(theta[0], psi[0], "o", color="black", ms=4)
         ax.plot(0, 0, "k*", ms=9)
         reach = 1.1 * max(np.abs(theta).max(), np.abs(psi).max())
         ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="generator θ", ylabel="discriminator ψ")
-        ax.set_title(f"{update}, γ = {gamma:g}: {SHAPES[outcome]}", fontsize=9, color=COLORS[outcome])
+        ax.set_title(f"{update}, γ = {gamma:g}: {SHAPES[outcome]}", fontsize=9, color=ej.COLORS[outcome])
     fig.suptitle(f"Dirac-GAN, h = {PHASE_CASES[0][0]:g}, {PHASE_STEPS} steps from (1, 0) (dot); star: the equilibrium", fontsize=11)
     fig.savefig(out_dir / "phase_plane.png", dpi=130)
     return {"phase_plane.png": "(θ, ψ) paths without and with R1, simultaneous vs alternating: spiral out, cycle, spiral in."}

@@ -68,11 +68,8 @@ def draw_fits(result, out_dir):
     """`figures=` hook: replay the representative runs alone and draw the curves they fitted."""
     from matplotlib.figure import Figure
 
-    from edujax.plots import describe_setting
-    from edujax.runner import replay
-
     # The state of a `minimize` experiment is (parameters, optimizer state).
-    final_weights = jax.jit(lambda hparams: replay(experiment, hparams, result.steps, result.info["seed"])[0][0])
+    final_weights = jax.jit(lambda hparams: ej.replay(experiment, hparams, result.steps, result.info["seed"])[0][0])
     grid_x = np.linspace(-2.2, 2.2, 200, dtype=np.float32)[:, None]
     present = [code for code in range(len(ej.OUTCOMES)) if np.any(result.examples["outcome"] == code)]
     fig = Figure(figsize=(3.6 * len(present), 3.6), layout="constrained")
@@ -82,7 +79,7 @@ def draw_fits(result, out_dir):
         for row in np.flatnonzero(result.examples["outcome"] == code):
             index = int(result.examples["index"][row])
             hparams = {name: column.ravel()[index] for name, column in result.hparams.items()}
-            ax.plot(grid_x, predict(final_weights(hparams), grid_x), lw=1.5, label=describe_setting(result, index))
+            ax.plot(grid_x, predict(final_weights(hparams), grid_x), lw=1.5, label=ej.describe_setting(result, index))
         outcome = ej.OUTCOMES[code]
         ax.set_title(outcome, color=ej.COLORS[outcome], fontweight="bold")
         ax.set_ylim(-2.5, 2.5)
