@@ -16,6 +16,7 @@ and `step` from three functions.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from typing import Any, Callable, Mapping
 
 import jax
@@ -78,8 +79,7 @@ class Experiment:
     extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        if not self.name or not isinstance(self.name, str):
-            raise UserError("an experiment needs a non-empty name")
+        check_name(self.name)
         check_steps(self.steps)
         for fn in ("init", "step"):
             if not callable(getattr(self, fn)):
@@ -94,6 +94,15 @@ class Experiment:
     def outcome_colors(self) -> dict[str, str]:
         """Every outcome this experiment can report -> its colour, in code order."""
         return palette(self.extra_outcomes)
+
+
+def check_name(name) -> str:
+    """An experiment's name names its module and its results folder: a Python identifier
+    (letters, digits and _, not starting with a digit, not a keyword), so never a path."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(f"{name!r} is not a valid experiment name: use letters, digits and _, not starting with a digit"
+                        " (it names the results folder)")
+    return name
 
 
 def check_steps(steps) -> int:

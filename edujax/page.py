@@ -15,7 +15,6 @@ base64-encoded, and the browser inflates it with `DecompressionStream`.
 from __future__ import annotations
 
 import base64
-import datetime
 import html
 import json
 import math
@@ -24,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edujax import plots
+from edujax import maps
 from edujax.outcomes import COLORS
-from edujax.result import SUMMARY, SweepResult, atomic_write
+from edujax.result import SUMMARY, SweepResult, atomic_write, saved
 
 PAGE = "index.html"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -68,7 +67,7 @@ def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np
     Code q stands for the gap 10 ** ((low + q / LEVELS · (high − low)) / 100); the
     error is at most half a level: (high − low) / (200 · LEVELS) decades.
     """
-    logs = np.log10(plots.loss_gap(loss, global_min))
+    logs = np.log10(maps.loss_gap(loss, global_min))
     finite = np.isfinite(logs)
     with np.errstate(invalid="ignore"):
         low = np.floor(np.where(finite, logs, np.inf).min(-1) * 100)
@@ -88,20 +87,20 @@ def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.where(codes == NONFINITE, np.nan, gaps)
 
 
-def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> dict:
+def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     """Everything the page's script needs about one saved sweep (JSON-friendly).
 
     Outcome codes are renumbered into the page-wide list `outcomes`, which
     also holds the outcomes some experiments add (e.g. mode collapse).
     """
     to_page = np.asarray([outcomes.index(name) for name in result.outcome_names], np.uint8)
-    drawn, faceted, aggregated = plots.layout(result)
+    drawn, faceted, aggregated = maps.layout(result)
     axes = []
     for i, axis in enumerate(result.axes):
         entry = {"name": axis.name, "title": axis.title, "scale": axis.scale, "size": len(axis),
                  "labels": [axis.value_label(k) for k in range(len(axis))]}
         if i in drawn:  # plot geometry, from the same rules as the PNG heatmap
-            centres, cell_edges = plots.edges(axis)
+            centres, cell_edges = maps.edges(axis)
             entry.update(centres=_short(centres), edges=_short(cell_edges))
         axes.append(entry)
     boundaries = []
@@ -109,7 +108,7 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
     facet_values = range(len(result.axes[faceted[0]])) if faceted else [None]
     for boundary in result.boundaries:
         if boundary["axis"] in names:
-            values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
+            values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
     sampled = curve_subgrid(result.outcome.shape)
@@ -120,14 +119,13 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
         "shape": list(result.outcome.shape),
         "axes": axes,
         "drawn": drawn, "faceted": faceted, "aggregated": aggregated,
-        "majority": pack(to_page[plots.majority(result.outcome, tuple(aggregated))]),
+        "majority": pack(to_page[maps.majority(result.outcome, tuple(aggregated))]),
         "outcome": pack(to_page[result.outcome]) if aggregated else None,
         "boundaries": boundaries,
         "curves": {"sampled": [s.tolist() for s in sampled], "steps": result.record_steps.tolist(),
                    "codes": pack(codes), "ranges": pack(ranges)},
         "steps": result.steps,
         "global_min_known": bool(result.info.get("global_min_known", True)),
-        "written": written,
     }
 
 
@@ -176,11 +174,8 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     settings = [
         ("grid", f"{_grid_sentence(summary)} = {total:,} runs"), ("steps per run", f"{summary['steps']:,}"),
         ("global minimum f*", f_star), ("classifier thresholds", criteria), ("base seed", summary.get("seed", "")),
-        ("device", summary.get("device", "")), ("jax", summary.get("jax_version", "")),
-        ("time", f"compile {summary.get('compile_s', 0):.2f} s, run {summary.get('run_s', 0):.2f} s, "
-                 f"total {summary.get('wall_s', 0):.2f} s ({summary.get('settings_steps_per_s', 0):.2e} settings·steps/s)"),
-        ("written", data["written"]),
-    ]
+        ("jax", summary.get("jax_version", "")),
+    ]  # the device and timings are in each folder's run.json: the page is the same bytes whenever the results are
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in settings)
     figures = "".join(f'<li><a href="{e(name)}/{e(f)}">{e(f)}</a>: {e(t)}</li>' for f, t in summary.get("figures", {}).items())
     about = summary.get("about") or summary.get("description", "")
@@ -206,7 +201,7 @@ def write(results_dir: Path) -> Path:
     """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it."""
     results_dir = Path(results_dir)
     sections, experiments = [], []
-    paths = sorted(results_dir.glob(f"*/{SUMMARY}"))
+    paths = [folder / SUMMARY for folder in saved(results_dir)]  # committed results without arrays: not yet
     results = [SweepResult.load(path.parent) for path in paths]
     colors = dict(COLORS)
     for result in results:
@@ -214,8 +209,7 @@ def write(results_dir: Path) -> Path:
     outcomes = list(colors)
     for summary_path, result in zip(paths, results):
         summary = json.loads(summary_path.read_text())
-        written = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
-        data = experiment_data(result, written, outcomes)
+        data = experiment_data(result, outcomes)
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
@@ -227,7 +221,7 @@ def write(results_dir: Path) -> Path:
     payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="edujax"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edujax results</title>
 <style>{(STATIC / "uPlot.min.css").read_text()}</style>
 <style>{(STATIC / "page.css").read_text()}</style>
