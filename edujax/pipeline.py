@@ -113,7 +113,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
             if experiments:
                 raise
             broken.append(job.experiment.name)
-            say(f"skipped {job.source or job.experiment.name}: {err}")
+            say(f"skipped: {err}")
             continue
         if devices.is_main_process():
             write(result, out, job.experiment, source=job.source, index=False, log=say)
@@ -155,7 +155,7 @@ def _default_jobs(axes: Sequence[Axis | str], broken: list[str], say: Log) -> li
             experiment = registry.load_file(path)
         except UserError as err:
             broken.append(name)
-            say(f"skipped {err}")
+            say(f"skipped: {err}")
             continue
         if experiment.default:
             jobs.append(_job(experiment, None, axes))
