@@ -216,6 +216,12 @@ def write(result: SweepResult, out: str | Path, experiment: Experiment | None = 
     `source` is the experiment's file (default: where `experiment` was
     defined); it is recorded in `summary.json` so that `redraw` finds the
     figure hook again, and its docstring becomes the page's explanation.
+
+    >>> import edujax as ej
+    >>> from edujax import registry
+    >>> experiment = registry.load("quadratic")
+    >>> ej.sweep(experiment, steps=100).write("/tmp/edujax-example", experiment).name
+    'quadratic'
     """
     out = Path(out)
     final = out / result.experiment
@@ -315,11 +321,19 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
     redrawn (the source is gone or broken) is kept as it was. Results whose
     arrays are not here (committed results before `make sweep`) are skipped;
     a damaged one stops everything before any file changes.
+
+    >>> import edujax as ej
+    >>> _ = ej.run("quadratic", "/tmp/edujax-example", steps=100)
+    >>> [p.name for p in ej.redraw("/tmp/edujax-example")]
+    ['quadratic']
     """
     out = Path(out)
     say = log or (lambda text: None)
     single = (out / files.SUMMARY).is_file()
     targets = [out] if single else saved(out)
+    unread = sorted({p.parent.name for p in out.glob(f"*/{files.SUMMARY}")} - {t.name for t in targets})
+    if unread and targets:
+        say(f"left as they are (no {files.ARRAYS} here yet: `make sweep` writes them): {', '.join(unread)}")
     if not targets:
         if single or any(out.glob(f"*/{files.SUMMARY}")):
             raise UserError(f"{out}: no {files.ARRAYS} here: the arrays are not committed, run `make sweep` first")

@@ -128,6 +128,7 @@ BAD_INPUTS = [
     (["sweep", "quadratic", "--chunk-size", "-3"], "expected a whole number", None),
     (["sweep", "quadratic", "--max-memory", "lots"], "max-memory", None),
     (["sweep", "quadratic", "--max-memory", "-5GB"], "a memory size cannot be negative", None),
+    (["sweep", "quadratic", "--x64"], "float64 is not supported yet", None),  # until the runner has precision=
     (["sweep", "quadratic", "missing/file.py"], "no such file", None),
     (["sweep", "{modules}/a_folder"], "is a folder", None),
     (["sweep", "quadratic", "quadratic"], "would both write", None),
