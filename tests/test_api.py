@@ -1,5 +1,6 @@
 """The public API: experiments use only what `edujax` exports, and the page's code needs no matplotlib."""
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,17 @@ def test_the_page_and_the_problems_do_not_import_matplotlib():
             "print('matplotlib' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_import_edujax_gives_one_cpu_device_per_core_unless_told_otherwise():
+    """The Python API splits the CPU like the command line; an explicit count wins."""
+    from edujax import devices
+
+    code = "import edujax, jax; print(jax.device_count())"
+    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    base["JAX_PLATFORMS"] = "cpu"
+    for extra, expected in [({}, devices.cpu_cores()), ({"JAX_NUM_CPU_DEVICES": "3"}, 3),
+                            ({"XLA_FLAGS": "--xla_force_host_platform_device_count=5"}, 5)]:
+        proc = subprocess.run([sys.executable, "-c", code], env={**base, **extra}, capture_output=True, text=True,
+                              timeout=120, cwd=REPO)
+        assert proc.stdout.strip() == str(expected), (extra, proc.stderr)
