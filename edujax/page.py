@@ -228,7 +228,7 @@ def write(results_dir: Path) -> Path:
 </head><body>
 <header><h1>edujax results</h1>
 <p>Every experiment below swept a grid of hyperparameters: each cell of a map is one complete training run,
-coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>python -m edujax plot results</code>.</p>
+coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>.venv/bin/edujax plot results</code>.</p>
 <ul class="meanings">{meanings}</ul>
 <nav>{toc}</nav></header>
 <main>{"".join(sections) or "<p>No saved sweeps in this folder yet: run <code>make sweep</code>.</p>"}</main>

@@ -34,10 +34,10 @@ def test_a_grid_ten_times_the_budget_runs_in_chunks_with_the_same_numbers(quadra
     signature = tuple(sorted((k, v.dtype.str) for k, v in columns.items()))
     per_run = bytes_per_run(quadratic, RecordPlan.make(100, 50), signature)
     assert per_run > 4 * (51 + 50)  # at least the recorded loss and total variation
-    budget = per_run * grid.size // 10
+    budget = per_run * grid.size // 10 // jax.device_count()  # the budget is per device
     bounded = ej.sweep(quadratic, grid, 100, records=50, max_memory=budget)
     assert bounded.info["chunks"] >= 10
-    assert bounded.info["chunk_size"] * per_run <= budget
+    assert bounded.info["chunk_size"] * per_run <= budget * jax.device_count()
     roomy = ej.sweep(quadratic, grid, 100, records=50)
     assert roomy.info["chunks"] == 1
     assert_same_numbers(bounded, roomy)
