@@ -33,8 +33,9 @@ def cmd_sweep(args) -> int:
     if args.distributed or args.coordinator_address or args.num_processes is not None or args.process_id is not None:
         devices.connect(args.coordinator_address, args.num_processes, args.process_id)  # before anything uses JAX
     pipeline.run_all(args.experiments, args.out, axes=args.grid, steps=args.steps, seed=args.seed,
-                     precision="float64" if args.x64 else None, chunk_size=args.chunk_size,
-                     max_memory=args.max_memory, progress=sys.stderr.isatty(), log=say)
+                     precision="float64" if args.x64 else None, records=args.records, chunk_size=args.chunk_size,
+                     max_memory=args.max_memory, max_host_memory=args.max_host_memory,
+                     progress=sys.stderr.isatty(), log=say)
     return 0
 
 
@@ -65,11 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace (or add) a grid axis; repeatable")
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
-    run.add_argument("--x64", action="store_true", help="run in float64 (default: float32)")
+    run.add_argument("--x64", action="store_true", help="run in float64 (default: the experiment's precision)")
+    run.add_argument("--records", type=positive, help="record points per run (default: 25)")
     run.add_argument("--chunk-size", type=positive, help="run this many settings at once (default: as many as fit --max-memory)")
     run.add_argument("--max-memory", metavar="SIZE",
                      help="memory budget per device, e.g. 2GB (default: half an accelerator's memory, or a quarter of "
                           "the RAM on CPU)")
+    run.add_argument("--max-host-memory", metavar="SIZE",
+                     help="memory budget for the results on the host, e.g. 8GB (default: half the available RAM)")
     run.add_argument("--distributed", action="store_true",
                      help="one of several processes (hosts) sweeping together: jax.distributed.initialize(); on a TPU "
                           "slice or in a SLURM/Open MPI job JAX finds the others itself")

@@ -17,17 +17,23 @@ from edujax.errors import UserError
 #: Share of a device's memory a sweep may fill by default: accelerators report
 #: their usable memory; a CPU gets a quarter of the machine's RAM.
 ACCELERATOR_SHARE, CPU_SHARE = 0.5, 0.25
+#: Share of the host's available memory the results of a sweep may fill by default.
+HOST_SHARE = 0.5
 
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
 
-def parse_bytes(text: str) -> int:
-    """'512MB', '2G', '1.5GiB' or a plain number of bytes."""
+def parse_bytes(text: str, option: str = "--max-memory") -> int:
+    """'512MB', '2G', '1.5GiB' or a plain number of bytes (`option` names it in a mistake's one line).
+
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    """
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?)?b?\s*", str(text).lower().lstrip().removeprefix("-"))
     if match and str(text).strip().startswith("-"):
-        raise UserError(f"--max-memory {text!r}: a memory size cannot be negative; give e.g. 512MB or 2GB")
+        raise UserError(f"{option} {text!r}: a memory size cannot be negative; give e.g. 512MB or 2GB")
     if not match or float(match[1]) <= 0:
-        raise UserError(f"--max-memory {text!r}: expected a positive size such as 512MB or 2GB")
+        raise UserError(f"{option} {text!r}: expected a positive size such as 512MB or 2GB")
     return int(float(match[1]) * _UNITS[match[2] or ""])
 
 
@@ -102,6 +108,24 @@ def default_memory_budget() -> int:
         return int(ACCELERATOR_SHARE * stats["bytes_limit"])
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(CPU_SHARE * ram / jax.local_device_count())
+
+
+def default_host_budget() -> int:
+    """Bytes a sweep's results may take in host memory: half of what is available now (of all RAM if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(HOST_SHARE * available)
+
+
+def format_bytes(n: float) -> str:
+    """'3.2 GB': a size in decimal units, as people read them."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
 
 
 def put_rows(columns: dict[str, np.ndarray], rows: np.ndarray, sharding: NamedSharding) -> dict[str, jax.Array]:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from edujax import maps
+from edujax.grid import spread_indices
 from edujax.outcomes import COLORS
 from edujax.result import SUMMARY, SweepResult, atomic_write, saved
 
@@ -36,10 +36,12 @@ LEVELS, NONFINITE = 254, 255
 
 MEANINGS = {
     "converged": "reached the global minimum (all but a tiny share of its starting gap) and stayed there",
-    "slow": "still improving steadily when the steps ran out",
-    "oscillating": "bounded, but going up and down by more than it makes progress",
-    "diverged": "the loss blew up: became infinite or NaN, grew far above its start, or kept growing",
-    "local_min": "settled above the global minimum: it stopped moving in the last quarter of the run",
+    "slow": "still improving when the steps ran out (steadily, or with swings that shrink)",
+    "oscillating": "bounded, but its swings are not shrinking",
+    "diverged": "the loss blew up: it became infinite or NaN, or was still growing to new highs at the end",
+    "local_min": "settled at a stationary point above the global minimum (its gradient vanished)",
+    "stalled": "stopped moving above the global minimum although its gradient did not vanish: a float32 freeze,"
+               " a plateau, a saturated GAN",
 }
 
 
@@ -49,16 +51,8 @@ def pack(array: np.ndarray) -> str:
 
 
 def curve_subgrid(shape: tuple[int, ...], budget: int = CURVE_CELLS) -> list[np.ndarray]:
-    """Evenly spread indices along each dimension, at most `budget` cells in all.
-
-    The longest dimension is thinned first, so a 256 × 256 × 4-seed grid keeps
-    every seed and about 32 × 32 settings; end points are always kept.
-    """
-    counts = list(shape)
-    while math.prod(counts) > budget:
-        longest = int(np.argmax(counts))
-        counts[longest] = max(1, min(counts[longest] - 1, int(counts[longest] * 0.9)))
-    return [np.unique(np.linspace(0, n - 1, m).round().astype(np.int64)) for n, m in zip(shape, counts)]
+    """Evenly spread indices along each dimension, at most `budget` cells in all (`edujax.grid.spread_indices`)."""
+    return spread_indices(shape, budget)
 
 
 def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +105,9 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
             values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
-    sampled = curve_subgrid(result.outcome.shape)
-    loss = result.loss[np.ix_(*sampled)].reshape(-1, result.loss.shape[-1])
+    within = curve_subgrid(result.loss.shape[:-1])  # positions inside the traced sub-grid
+    sampled = [index[w] for index, w in zip(result.trace_index, within)]  # grid indices
+    loss = result.loss[np.ix_(*within)].reshape(-1, result.loss.shape[-1])
     codes, ranges = quantise_curves(loss, result.info["global_min"])
     return {
         "name": result.experiment,

@@ -29,11 +29,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
-
 from edujax import devices, files, page, plots, registry
 from edujax.errors import UserError
-from edujax.experiment import Experiment, check_steps
+from edujax.experiment import Experiment, check_precision, check_steps
 from edujax.grid import Axis, Grid, parse_axis
 from edujax.result import SweepResult, saved
 from edujax.runner import sweep
@@ -55,15 +53,17 @@ class Job:
 
 def run(experiment: Experiment | str | Path, out: str | Path = "results", *, grid: Grid | None = None,
         axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0, precision: str | None = None,
-        chunk_size: int | None = None, max_memory: int | str | None = None, progress: bool = False,
-        log: Log | None = None) -> SweepResult:
+        records: int | None = None, chunk_size: int | None = None, max_memory: int | str | None = None,
+        max_host_memory: int | str | None = None, progress: bool = False, log: Log | None = None) -> SweepResult:
     """Sweep `experiment` and write what `make sweep` writes for it; returns the result.
 
     `grid` replaces the experiment's grid; `axes` replace (or add) single
     axes: `Axis` objects or command-line specs such as
     ``"learning_rate=1e-3:1:64"``. `precision="float64"` runs in double
-    precision. `max_memory` (bytes, or text such as ``"2GB"``) and
-    `chunk_size` bound a chunk of runs; finished chunks are kept in
+    precision (default: the experiment's). `records` sets how many record
+    points each run keeps. `max_memory` (bytes, or text such as ``"2GB"``) and
+    `chunk_size` bound a chunk of runs on a device, `max_host_memory` what the
+    results may take on the host (see `edujax.sweep`); finished chunks are kept in
     `out/.partial/` until the result is written, so an interrupted sweep
     resumes. `progress` shows a progress bar; `log` receives one line per
     stage (compiling, drawing, written), e.g. `log=print`.
@@ -74,14 +74,16 @@ def run(experiment: Experiment | str | Path, out: str | Path = "results", *, gri
     True
     """
     (result,) = run_all([experiment], out, grid=grid, axes=axes, steps=steps, seed=seed, precision=precision,
-                        chunk_size=chunk_size, max_memory=max_memory, progress=progress, log=log).values()
+                        records=records, chunk_size=chunk_size, max_memory=max_memory,
+                        max_host_memory=max_host_memory, progress=progress, log=log).values()
     return result
 
 
 def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path = "results", *,
             grid: Grid | None = None, axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0,
-            precision: str | None = None, chunk_size: int | None = None, max_memory: int | str | None = None,
-            progress: bool = False, log: Log | None = None) -> dict[str, SweepResult]:
+            precision: str | None = None, records: int | None = None, chunk_size: int | None = None,
+            max_memory: int | str | None = None, max_host_memory: int | str | None = None, progress: bool = False,
+            log: Log | None = None) -> dict[str, SweepResult]:
     """`run` for several experiments (none given: every default experiment), the index written once at the end.
 
     Named experiments are all loaded and checked before the first sweep, and
@@ -94,7 +96,13 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
     say = log or (lambda text: None)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
-    _check_precision(precision)
+    max_host_memory = (devices.parse_bytes(max_host_memory, "--max-host-memory") if isinstance(max_host_memory, str)
+                       else max_host_memory)
+    if precision is not None:
+        check_precision(precision)
+    options = {"seed": seed, "precision": precision, "chunk_size": chunk_size, "max_memory": max_memory,
+               "max_host_memory": max_host_memory, "progress": progress,
+               **({} if records is None else {"records": records})}
     experiments = list(experiments)
     broken: list[str] = []
     jobs = [_job(e, grid, axes) for e in experiments] if experiments else _default_jobs(axes, broken, say)
@@ -107,8 +115,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
     results: dict[str, SweepResult] = {}
     for job in jobs:
         try:
-            result = _sweep(job, out, steps=steps, seed=seed, precision=precision, chunk_size=chunk_size,
-                            max_memory=max_memory, progress=progress, say=say)
+            result = _sweep(job, out, steps, options, say)
         except UserError as err:
             if experiments:
                 raise
@@ -126,13 +133,6 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
         raise UserError(f"{len(broken)} experiment{'s' if len(broken) > 1 else ''} skipped because broken: "
                         f"{', '.join(broken)} (see above); the others were written")
     return results
-
-
-def _check_precision(precision: str | None) -> None:
-    if precision not in (None, "float32", "float64"):
-        raise UserError(f"precision {precision!r}: expected 'float32' or 'float64'")
-    if precision == "float64":
-        raise UserError("float64 is not supported yet (the runner's precision option is coming)")
 
 
 def _job(experiment: Experiment | str | Path, grid: Grid | None, axes: Sequence[Axis | str]) -> Job:
@@ -162,34 +162,21 @@ def _default_jobs(axes: Sequence[Axis | str], broken: list[str], say: Log) -> li
     return jobs
 
 
-def _sweep(job: Job, out: Path, *, steps, seed, precision, chunk_size, max_memory, progress, say) -> SweepResult:
+def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> SweepResult:
     """The compiled sweep of one job, its checkpoints under `out/.partial`; a broken experiment is a UserError."""
     name = job.experiment.name
     shown = job.experiment.steps if steps is None else steps
     say(f"{name}: {job.grid.size:,} settings × {shown} steps: compiling and running…")
-    options = {} if precision is None else {"precision": precision}
     try:
-        result = sweep(job.experiment, job.grid, steps, seed=seed, chunk_size=chunk_size, max_memory=max_memory,
-                       checkpoint=out / ".partial", progress=progress, **options)
+        result = sweep(job.experiment, job.grid, steps, checkpoint=out / ".partial", **options)
     except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
         raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source else str(err)) from None
-    check_not_broken(result)
     info = result.info
     resumed = f" (resumed {info['resumed_chunks']} of {info['chunks']} chunks)" if info.get("resumed_chunks") else ""
     shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
     say(f"{name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
         f" | run {info['run_s']:.2f} s{resumed} ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}")
     return result
-
-
-def check_not_broken(result: SweepResult) -> None:
-    """A loss that is not finite before the first step, in every setting, is a broken experiment, not a
-    divergence: say so (one line) instead of reporting "diverged 100%"."""
-    start = result.loss[..., 0]
-    if not np.isfinite(start).any():
-        what = "NaN" if np.isnan(start).all() else "not finite"
-        raise UserError(f"experiment {result.experiment!r} is broken: its loss is {what} at step 0, before any "
-                        f"training, in all {start.size:,} settings (check the loss and the start point)")
 
 
 def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | None = None) -> None:

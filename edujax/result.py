@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import jax
 import numpy as np
 
 from edujax.errors import UserError
@@ -26,28 +27,47 @@ from edujax.outcomes import COLORS, counts
 
 #: `info` entries that describe how one run went rather than what it found (they differ from run to run
 #: and machine to machine): they go to `run.json`, which is not committed, instead of `summary.json`.
-RUN_KEYS = ("compile_s", "run_s", "wall_s", "settings_steps_per_s", "device", "devices", "chunks", "chunk_size",
-            "resumed_chunks", "bytes_per_run_estimate", "checkpoint")
+#: So are all timings: every entry whose name ends in `_s` (seconds).
+RUN_KEYS = ("settings_steps_per_s", "device", "devices", "chunks", "chunk_size", "resumed_chunks",
+            "bytes_per_run_estimate", "checkpoint")
+#: The arrays saved under their own name.
+ARRAY_FIELDS = ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps")
 
 
 @dataclasses.dataclass
 class SweepResult:
-    """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `outcome_names`),
-    `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
-    `final[metric]` (each metric at the last step); `examples`
-    holds every-step traces of a few representative runs (`index` into the
-    flattened grid, `outcome`, one (E, steps + 1) array per metric);
+    """What a sweep produced, as grid-shaped arrays.
+
+    Every run: `hparams[name]`, `outcome` (codes into `outcome_names`),
+    `measure` (log10 of the final over the initial gap; see
+    `edujax.outcomes`), `steps_to_go` (for slow runs: the steps still needed
+    at the measured rate; NaN for the others), `frozen` (one more update would
+    change no bit of the state), `final[metric]` (each metric at the last step).
+
+    The runs of the traced sub-grid `trace_index` (per-axis indices; every run
+    when the host budget allowed): `loss` (sub-grid + (R + 1,), at
+    `record_steps`) and `hi`, `lo` (sub-grid + (R,): the loss's largest and
+    smallest value in each record window).
+
+    `examples`: a few representative runs (`index` into the flattened grid,
+    `outcome`, `state`: their final training state from the sweep, a pytree
+    with a leading example axis, and each metric at the steps `step`);
     `boundaries` the theory curves evaluated over the grid;
     `outcome_colors` every outcome name the codes can take -> its colour,
-    in code order (the standard five, then the experiment's extra ones)."""
+    in code order (the standard six, then the experiment's extra ones)."""
 
     experiment: str
     axes: tuple[Axis, ...]
     steps: int
     hparams: dict[str, np.ndarray]
     outcome: np.ndarray
+    measure: np.ndarray
+    steps_to_go: np.ndarray
+    frozen: np.ndarray
     loss: np.ndarray
-    tv: np.ndarray
+    hi: np.ndarray
+    lo: np.ndarray
+    trace_index: tuple[np.ndarray, ...]
     final: dict[str, np.ndarray]
     record_steps: np.ndarray
     examples: dict[str, np.ndarray]
@@ -66,6 +86,15 @@ class SweepResult:
     @property
     def counts(self) -> dict[str, int]:
         return counts(self.outcome, self.outcome_names)
+
+    @property
+    def traced_all(self) -> bool:
+        """Whether every run's records were kept (else only those of the sub-grid `trace_index`)."""
+        return tuple(len(i) for i in self.trace_index) == self.outcome.shape
+
+    def traced(self, array: np.ndarray) -> np.ndarray:
+        """A grid-shaped per-run array restricted to the traced sub-grid (aligned with `loss`)."""
+        return np.asarray(array)[np.ix_(*self.trace_index)]
 
     @property
     def labels(self) -> np.ndarray:
@@ -92,17 +121,21 @@ class SweepResult:
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        examples = {k: v for k, v in self.examples.items() if k != "state"}
         arrays = {
-            "outcome": self.outcome, "loss": self.loss, "tv": self.tv, "record_steps": self.record_steps,
+            **{name: getattr(self, name) for name in ARRAY_FIELDS},
+            **{f"trace_index/{i}": index for i, index in enumerate(self.trace_index)},
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
             **{f"final/{k}": v for k, v in self.final.items()},
-            **{f"example/{k}": v for k, v in self.examples.items()},
+            **{f"example/{k}": v for k, v in examples.items()},
+            **{f"example_state/{i}": np.asarray(leaf)
+               for i, leaf in enumerate(jax.tree.leaves(storable(self.examples.get("state", {}))))},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
         }
         atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
         summary = self.summary(figures)
-        run = {key: summary.pop(key) for key in RUN_KEYS if key in summary}
+        run = {key: summary.pop(key) for key in list(summary) if key in RUN_KEYS or key.endswith("_s")}
         summary["axes"] = [
             {"name": a.name, "scale": a.scale, "columns": list(a.columns), "label": a.label, "choices": list(a.choices)}
             for a in self.axes
@@ -121,8 +154,10 @@ class SweepResult:
         return pipeline.write(self, out, experiment, **options)
 
     @classmethod
-    def load(cls, directory) -> "SweepResult":
-        """A saved sweep; a missing or damaged one is a one-line UserError naming the file."""
+    def load(cls, directory, experiment=None) -> "SweepResult":
+        """A saved result. With the `experiment` that produced it, the examples' final states get back
+        their pytree structure; without it `examples["state"]` is the list of their leaves. A missing or
+        damaged result is a one-line UserError naming the file."""
         directory = Path(directory)
         summary = read_summary(directory)
         try:
@@ -135,7 +170,7 @@ class SweepResult:
         except (OSError, ValueError):
             run = {}  # how the run went is not needed to read what it found
         try:
-            return cls._from_saved(summary, arrays, run if isinstance(run, dict) else {})
+            return cls._from_saved(summary, arrays, run if isinstance(run, dict) else {}, experiment)
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise UserError(f"{directory}: {SUMMARY} and {ARRAYS} do not fit together ({type(err).__name__}: "
                             f"{_first_line(err)}): sweep that experiment again") from None
@@ -153,7 +188,7 @@ class SweepResult:
             raise _damaged(directory / ARRAYS, err) from None
 
     @classmethod
-    def _from_saved(cls, summary: dict, arrays: dict, run: dict) -> "SweepResult":
+    def _from_saved(cls, summary: dict, arrays: dict, run: dict, experiment=None) -> "SweepResult":
         def group(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
@@ -164,10 +199,17 @@ class SweepResult:
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes", "outcome_colors",
                  "files"}
+        examples = group("example/")
+        states = group("example_state/")
+        if states:
+            leaves = [states[str(i)] for i in range(len(states))]
+            examples["state"] = leaves if experiment is None else _state_tree(experiment, group("hparam/"), leaves)
+        trace_index = group("trace_index/")
         return cls(
             experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
-            outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"),
-            record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
+            **{name: arrays[name] for name in ARRAY_FIELDS},
+            trace_index=tuple(trace_index[str(i)] for i in range(len(trace_index))),
+            final=group("final/"), examples=examples, boundaries=boundaries,
             info={**{k: v for k, v in summary.items() if k not in known}, **run},
             outcome_colors=summary.get("outcome_colors", dict(COLORS)),
         )
@@ -206,6 +248,33 @@ def _damaged(path: Path, err: BaseException) -> UserError:
 
 def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [""])[0]
+
+
+def storable(tree):
+    """A pytree with PRNG-key leaves replaced by their raw data (uint32), so NumPy can hold and save it."""
+    return jax.tree.map(lambda leaf: jax.random.key_data(leaf) if _is_key(leaf) else leaf, tree)
+
+
+def restore_state(template, leaves: list):
+    """`leaves` (of `storable(state)`, flattened) put back into the pytree `template` (e.g. from `jax.eval_shape`),
+    PRNG-key leaves wrapped again."""
+    structure = jax.tree.structure(template)
+    kinds = jax.tree.leaves(template)
+    return jax.tree.unflatten(structure, [jax.random.wrap_key_data(leaf) if _is_key(kind) else leaf
+                                          for kind, leaf in zip(kinds, leaves)])
+
+
+def _is_key(leaf) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key)
+
+
+def _state_tree(experiment, hparams: dict, leaves: list):
+    """The examples' saved state leaves, put back into the pytree that `experiment.init` builds."""
+    abstract = {name: jax.ShapeDtypeStruct((), column.dtype) for name, column in hparams.items()}
+    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+    with jax.enable_x64(any(column.dtype == np.float64 for column in hparams.values())):
+        template = jax.eval_shape(experiment.init, key, abstract)
+    return restore_state(template, leaves)
 
 
 def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:

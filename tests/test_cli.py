@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edujax.cli import main
+from edujax.result import SweepResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +33,7 @@ def test_sweep_then_plot_end_to_end(tmp_path):
         assert (out / "quadratic" / name).stat().st_size > 0
     summary = json.loads((out / "quadratic" / "summary.json").read_text())
     assert summary["settings"] == 18 and summary["steps"] == 30
-    assert set(summary["figures"]) == {"heatmap.png", "curves.png"}
+    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png"}
     index = (out / "README.md").read_text()
     assert "quadratic/heatmap.png" in index and "quadratic/curves.png" in index
     assert 'id="exp-quadratic"' in (out / "index.html").read_text() and "index.html" in proc.stdout
@@ -128,14 +130,16 @@ BAD_INPUTS = [
     (["sweep", "quadratic", "--chunk-size", "-3"], "expected a whole number", None),
     (["sweep", "quadratic", "--max-memory", "lots"], "max-memory", None),
     (["sweep", "quadratic", "--max-memory", "-5GB"], "a memory size cannot be negative", None),
-    (["sweep", "quadratic", "--x64"], "float64 is not supported yet", None),  # until the runner has precision=
+    (["sweep", "quadratic", "--max-host-memory", "-1GB"], "--max-host-memory '-1GB': a memory size cannot be negative",
+     None),
+    (["sweep", "quadratic", "--records", "0"], "expected a whole number", None),
     (["sweep", "quadratic", "missing/file.py"], "no such file", None),
     (["sweep", "{modules}/a_folder"], "is a folder", None),
     (["sweep", "quadratic", "quadratic"], "would both write", None),
     (["sweep", "{modules}/dot.py"], "'.' is not a valid experiment name", None),
     (["sweep", "{modules}/escape.py"], "'../x' is not a valid experiment name", None),
     (["sweep", "{modules}/slash.py"], "'a/b' is not a valid experiment name", None),
-    (["sweep", "{modules}/nan_start.py"], "is broken: its loss is NaN at step 0", None),
+    (["sweep", "{modules}/nan_start.py"], "is broken: its loss is nan at step 0", None),
     (["sweep", "quadratic", "--distributed"], "--distributed: could not join the other processes", None),
     (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2"], "go together", None),
     (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
@@ -172,6 +176,15 @@ def test_user_mistakes_exit_2_with_one_line_and_touch_nothing(argv, message, set
     assert err.count("\n") == 1 and err.startswith("edujax: error: "), err
     assert message in err
     assert snapshot(out) == before
+
+
+def test_x64_sweeps_in_float64(tmp_path):
+    """--x64: every array of the sweep in float64 (a step of 1e-9 on a parameter of 1 is lost in float32)."""
+    out = tmp_path / "results"
+    assert main(["sweep", "quadratic", *TINY, "--x64", "--out", str(out)]) == 0
+    result = SweepResult.load(out / "quadratic")
+    assert result.info["precision"] == "float64" and result.loss.dtype == np.float64
+    assert result.hparams["learning_rate"].dtype == np.float64
 
 
 def test_the_table_has_the_cases_the_issue_asks_for():

@@ -79,5 +79,5 @@ def test_a_broken_module_does_not_block_the_default_sweep(tmp_path, monkeypatch,
     captured = capsys.readouterr()
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["README.md", "good", "index.html"]
     assert "skipped: " in captured.out and "broken.py:5: syntax error" in captured.out
-    assert "'nan_start' is broken: its loss is NaN at step 0" in captured.out
+    assert "'nan_start' is broken: its loss is nan at step 0" in captured.out
     assert captured.err.count("\n") == 1 and "2 experiments skipped because broken: broken, nan_start" in captured.err

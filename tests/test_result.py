@@ -2,6 +2,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -16,20 +17,22 @@ def result(quadratic):
     return ej.sweep(quadratic, grid, 40)
 
 
-def test_save_load_round_trip(result, tmp_path):
+def test_save_load_round_trip(result, tmp_path, quadratic):
     result.save(tmp_path / "r", figures={"heatmap.png": "the map"})
-    loaded = SweepResult.load(tmp_path / "r")
+    loaded = SweepResult.load(tmp_path / "r", quadratic)
     assert loaded.experiment == result.experiment and loaded.steps == result.steps
     assert [a.name for a in loaded.axes] == [a.name for a in result.axes]
     for a, b in zip(loaded.axes, result.axes):
         np.testing.assert_array_equal(a.values, b.values)
         assert (a.scale, a.columns, a.label) == (b.scale, b.columns, b.label)
-    for field in ("outcome", "loss", "tv", "record_steps"):
+    for field in ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field))
     for group in ("hparams", "final", "examples"):
         assert getattr(loaded, group).keys() == getattr(result, group).keys()
         for k in getattr(result, group):
-            np.testing.assert_array_equal(getattr(loaded, group)[k], getattr(result, group)[k])
+            for a, b in zip(jax.tree.leaves(getattr(loaded, group)[k]), jax.tree.leaves(getattr(result, group)[k])):
+                np.testing.assert_array_equal(a, b)
+    assert jax.tree.structure(loaded.examples["state"]) == jax.tree.structure(result.examples["state"])
     np.testing.assert_array_equal(loaded.boundaries[0]["value"], result.boundaries[0]["value"])
     assert loaded.info == json.loads(json.dumps(result.info))
 
