@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     run.add_argument("--x64", action="store_true", help="run in float64 (default: the experiment's precision)")
     run.add_argument("--records", type=positive, help="record points per run (default: 25)")
-    run.add_argument("--chunk-size", type=positive, help="run this many settings at once (default: as many as fit --max-memory)")
+    run.add_argument("--chunk-size", type=positive,
+                     help="run this many settings at once (default: as many as fit --max-memory)")
     run.add_argument("--max-memory", metavar="SIZE",
                      help="memory budget per device, e.g. 2GB (default: half an accelerator's memory, or a quarter of "
                           "the RAM on CPU)")
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "slice or in a SLURM/Open MPI job JAX finds the others itself")
     run.add_argument("--coordinator-address", metavar="HOST:PORT", help="process 0's address (implies --distributed)")
     run.add_argument("--num-processes", type=positive, metavar="N", help="how many processes (implies --distributed)")
-    run.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 … N-1 (implies --distributed)")
+    run.add_argument("--process-id", type=int, metavar="I",
+                     help="this process's index, 0 … N-1 (implies --distributed)")
     run.set_defaults(run=cmd_sweep)
     plot = sub.add_parser("plot", help="redraw figures and the page from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR", help="a results folder, or one result's folder")

@@ -109,7 +109,8 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
     names = [job.experiment.name for job in jobs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise UserError(f"two experiments would both write {out / duplicated[0]}: sweep them into different --out folders")
+        raise UserError(f"two experiments would both write {out / duplicated[0]}: "
+                        "sweep them into different --out folders")
     check_output(out, names)
 
     results: dict[str, SweepResult] = {}

@@ -193,12 +193,13 @@ class SweepResult:
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
         axes = tuple(
-            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"], tuple(a["choices"]))
+            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"],
+                 tuple(a["choices"]))
             for a in summary["axes"]
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
-        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes", "outcome_colors",
-                 "files"}
+        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes",
+                 "outcome_colors", "files"}
         examples = group("example/")
         states = group("example_state/")
         if states:

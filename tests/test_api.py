@@ -30,7 +30,8 @@ def private_uses(source: str) -> list[str]:
             if len(parts) > 1 and parts[1] not in edujax.__all__:
                 found.append(f"line {node.lineno}: from {node.module} import ...")
             elif len(parts) == 1:
-                found += [f"line {node.lineno}: from edujax import {n.name}" for n in node.names if n.name not in edujax.__all__]
+                found += [f"line {node.lineno}: from edujax import {n.name}"
+                          for n in node.names if n.name not in edujax.__all__]
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
             if node.attr not in edujax.__all__:

@@ -75,7 +75,8 @@ def modules(tmp_path_factory):
     """Experiment files with something wrong in them."""
     folder = tmp_path_factory.mktemp("modules")
     for file, name, start in [("dot.py", ".", "jnp.ones(2)"), ("escape.py", "../x", "jnp.ones(2)"),
-                              ("slash.py", "a/b", "jnp.ones(2)"), ("nan_start.py", "nan_start", "jnp.full(2, jnp.nan)")]:
+                              ("slash.py", "a/b", "jnp.ones(2)"),
+                              ("nan_start.py", "nan_start", "jnp.full(2, jnp.nan)")]:
         (folder / file).write_text(MODULE.format(name=name, start=start))
     (folder / "a_folder").mkdir()
     return folder
@@ -162,7 +163,8 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("argv, message, setup", BAD_INPUTS, ids=[f"{i}: {' '.join(c[0])[:40]}" for i, c in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize("argv, message, setup", BAD_INPUTS,
+                         ids=[f"{i}: {' '.join(c[0])[:40]}" for i, c in enumerate(BAD_INPUTS)])
 def test_user_mistakes_exit_2_with_one_line_and_touch_nothing(argv, message, setup, existing_results, modules, tmp_path,
                                                               capsys):
     out = tmp_path / "results"

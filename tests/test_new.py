@@ -71,7 +71,8 @@ def test_a_broken_module_does_not_block_the_default_sweep(tmp_path, monkeypatch,
     (folder / "good.py").write_text(textwrap.dedent(GOOD).replace('name="broken"', 'name="good"'))
     (folder / "broken.py").write_text(textwrap.dedent(BROKEN["syntax error"][0]).lstrip())
     (folder / "nan_start.py").write_text(
-        textwrap.dedent(GOOD).replace('name="broken"', 'name="nan_start"').replace("jnp.ones(2)", "jnp.full(2, jnp.nan)"))
+        textwrap.dedent(GOOD).replace('name="broken"', 'name="nan_start"')
+        .replace("jnp.ones(2)", "jnp.full(2, jnp.nan)"))
     (folder / "quiet.py").write_text(  # not a default experiment: only swept when named
         textwrap.dedent(GOOD).replace('name="broken"', 'name="quiet"').replace("steps=5)", "steps=5, default=False)"))
     monkeypatch.setattr(registry, "SEARCH_PATH", (folder,))

@@ -72,7 +72,8 @@ def test_the_readme_commands_work_as_written_in_a_fresh_copy(tmp_path):
             commands = [["bash", "-c", line] for line in lines if line and line not in NOT_RUN]
         for command in commands:
             proc = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
-            assert proc.returncode == 0, f"README command failed: {command[-1]}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            assert proc.returncode == 0, \
+                f"README command failed: {command[-1]}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
             ran.append(command[-1])
     assert any("edujax new my_problem" in c for c in ran) and any(c.startswith("make sweep ARGS=") for c in ran)
     assert len(ran) >= 5
