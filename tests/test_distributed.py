@@ -38,5 +38,5 @@ def test_two_processes_give_the_outcomes_of_one(tmp_path, quadratic):
     assert saved.info["devices"] == 2
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
     alone = ej.sweep(quadratic, grid, 80)
-    for field in ("outcome", "loss", "tv"):
+    for field in ("outcome", "measure", "loss", "hi", "lo"):
         np.testing.assert_array_equal(getattr(saved, field), getattr(alone, field), err_msg=field)
