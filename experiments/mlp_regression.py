@@ -12,7 +12,9 @@ falls below 0.1% of where it started (`rtol=1e-3`) and stays there.
   seed and during training; below that edge, small learning rates are slow.
 - Adam divides every step by a running gradient scale, so its steps have
   roughly the size lr whatever the curvature: it converges over a range of
-  small learning rates, and large ones make it oscillate rather than diverge.
+  small learning rates (≈ 3·10⁻³…5·10⁻²); large ones mostly make it
+  oscillate, and a few of them park the network in a local minimum (the
+  gradient vanishes above f* = 0: saturated tanh units) or blow it up.
 
 Grid: learning rate (log) × init seed (drawn on the heatmap: the network's
 random initial weights) × optimizer. The whole grid is one compiled call:
