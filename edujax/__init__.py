@@ -17,6 +17,7 @@ from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, v
 from edujax.maps import describe_setting  # noqa: E402
 from edujax.optimizers import switch  # noqa: E402
 from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify  # noqa: E402
+from edujax.registry import load  # noqa: E402  (an experiment by name in experiments/, or by path)
 from edujax.result import SweepResult  # noqa: E402
 from edujax.runner import replay, sweep  # noqa: E402
 
@@ -26,7 +27,7 @@ _LAZY = {"run": "edujax.pipeline", "redraw": "edujax.pipeline", "plots": None, "
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError",
-    "choice", "classify", "describe_setting", "landscapes", "linspace", "logspace", "minimize", "points",
+    "choice", "classify", "describe_setting", "landscapes", "linspace", "load", "logspace", "minimize", "points",
     "regression", "replay", "seeds", "sweep", "switch", "values", *_LAZY,
 ]
 

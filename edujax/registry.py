@@ -89,7 +89,12 @@ def resolve(name_or_path: str) -> Path:
 
 
 def load(name_or_path: str) -> Experiment:
-    """An experiment by name (see `available`) or by the path of its `.py` file."""
+    """An experiment by name (see `available`) or by the path of its `.py` file (`ej.load`).
+
+    >>> import edujax as ej
+    >>> ej.load("quadratic").grid
+    Grid(learning_rate[256] × start_angle[256])
+    """
     return load_file(resolve(name_or_path))
 
 
