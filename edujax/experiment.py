@@ -152,7 +152,7 @@ def minimize(
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
         if metrics is not None:
-            recorded.update(metrics(current, hparams, *(state[2], opt_state)[:extra]))
+            recorded.update(metrics(current, hparams, *(state[2:] + (opt_state,))[:extra]))
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
         advanced = optax.apply_updates(current, updates), opt_state
         return (advanced + (state[2] + 1,) if extra else advanced), recorded

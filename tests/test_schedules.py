@@ -104,3 +104,14 @@ def test_metrics_may_take_the_step_and_the_optimizer_state():
     with pytest.raises(ej.UserError, match="metrics must take"):
         ej.minimize(name="bad", loss=lambda x, h: x**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
                     metrics=lambda a, b, c, d, e: {}, grid=ej.Grid(ej.values("x", [0.0])))
+
+
+def test_metrics_of_two_arguments_keep_the_state_as_it_was():
+    experiment = ej.minimize(
+        name="plain", loss=lambda x, h: 0.5 * x**2, params=lambda key, h: jnp.float32(1.0),
+        optimizer=lambda h: optax.sgd(0.5), metrics=lambda x, h: {"x": x},
+        grid=ej.Grid(ej.values("x0", [0.0])), steps=3, global_min=0.0)
+    state = experiment.init(None, {})
+    assert len(state) == 2  # (params, opt_state): no step counter unless metrics asks for it
+    result = ej.sweep(experiment)
+    np.testing.assert_allclose(result.examples["x"][0], [1.0, 0.5, 0.25, 0.125])
