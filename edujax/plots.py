@@ -107,6 +107,13 @@ def _boundary_lines(ax, result, drawn, facet_index):
 
 def heatmap(result: SweepResult, path: Path) -> str:
     """The categorical outcome map, with theory boundaries drawn on top."""
+    heatmap_figure(result).savefig(path, dpi=130)
+    drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
+    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+
+
+def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
+    """The outcome map as a matplotlib Figure: one panel (or one per value of a third axis), legend, boundaries."""
     drawn, faceted, aggregated = layout(result)
     codes = majority(result.outcome, tuple(aggregated))
     cmap, norm = outcome_colormap(result)
@@ -139,10 +146,8 @@ def heatmap(result: SweepResult, path: Path) -> str:
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
     note = f" (majority over {', '.join(result.axes[i].title for i in aggregated)})" if aggregated else ""
-    fig.suptitle(f"{result.experiment}: outcome after {result.steps} steps, {total:,} settings{note}", fontsize=11)
-    fig.savefig(path, dpi=130)
-    drawn_names = " × ".join(result.axes[i].title for i in drawn)
-    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+    fig.suptitle(title or f"{result.experiment}: outcome after {result.steps} steps, {total:,} settings{note}", fontsize=11)
+    return fig
 
 
 def describe_setting(result: SweepResult, flat_index: int) -> str:
