@@ -62,7 +62,7 @@ class Comparison:
         """The grid with the runs whose outcome changed in the colour of their new outcome (a matplotlib Figure)."""
         from edujax import plots  # matplotlib only when drawing
 
-        return plots.heatmap_figure(self.as_result(), self.title())
+        return plots.heatmap_figure(self.as_result(), self.title().replace(": ", ":\n", 1))
 
     def _repr_png_(self) -> bytes:
         """Jupyter shows a comparison as its map."""
@@ -105,8 +105,9 @@ def compare(a, b, names: tuple[str, str] | None = None) -> Comparison:
     loaded = [SweepResult.load(x) if not isinstance(x, SweepResult) else x for x in (a, b)]
     if names is None:
         names = tuple(Path(x).name if not isinstance(x, SweepResult) else x.experiment for x in (a, b))
-        if names[0] == names[1]:
-            names = tuple(str(x) if not isinstance(x, SweepResult) else f"{x.experiment} ({k})" for k, x in zip("ab", (a, b)))
+        if names[0] == names[1]:  # the same experiment in two folders: name its folder too, e.g. short/quadratic
+            names = tuple("/".join(Path(x).resolve().parts[-2:]) if not isinstance(x, SweepResult) else f"{x.experiment} ({k})"
+                          for k, x in zip("ab", (a, b)))
     first, second = loaded
     if len(first.axes) != len(second.axes):
         raise UserError(f"{names[0]} and {names[1]} are sweeps of different grids: {first.grid!r} vs {second.grid!r}")

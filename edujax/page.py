@@ -12,8 +12,10 @@ Experiments appear in the order of the story a learner follows (`STORY`;
 `write(..., order=...)` changes it), others after them by name. Comparisons
 written by `python -m edujax compare` into the same folder get a section too.
 
-Page-size budget: about 150 KB of data per experiment, so the fourteen
-default experiments make a page of about 2 MB. Per experiment the page keeps
+Page-size budget: at most about 250 KB of data per experiment (measured:
+210–240 KB for a 65,536-run grid, three quarters of it loss curves), so the
+fifteen default experiments make a page of about 2.5 MB (a test holds one
+65,536-run experiment under 500 KB). Per experiment the page keeps
 
 - the outcome of every cell (1 byte per cell), and the continuous measure of
   every cell (its median over aggregated axes, int16 centi-decades);
