@@ -61,7 +61,7 @@ def cosine(init, steps, end=0.0, exponent=1.0) -> optax.Schedule:
     steps (as `optax.cosine_decay_schedule(init, T, alpha=end/init, exponent)`,
     but `end` is given as a value, so init = 0 is allowed and traces).
 
-    >>> float(ej.schedules.cosine(1.0, steps=100)(50))
+    >>> round(float(ej.schedules.cosine(1.0, steps=100)(50)), 4)
     0.5
     """
     unit = optax.cosine_decay_schedule(1.0, decay_steps=1, exponent=exponent)  # time measured in units of T
