@@ -262,7 +262,8 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
                f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label></div>'
                if data["measure"] else "")
     hint = (" The switch above the map shows the continuous measure instead: log10(final gap / initial gap),"
-            " negative where the run closed that many decades of its gap, positive where it blew up."
+            " negative where the run closed that many decades of its gap, positive where it blew up"
+            + (" (its median where a cell holds several runs)." if data["aggregated"] else ".")
             if data["measure"] else "")
     return f"""
 <section id="exp-{e(name)}" class="experiment">
