@@ -17,6 +17,8 @@ from edujax.errors import UserError
 #: Share of a device's memory a sweep may fill by default: accelerators report
 #: their usable memory; a CPU gets a quarter of the machine's RAM.
 ACCELERATOR_SHARE, CPU_SHARE = 0.5, 0.25
+#: Share of the host's available memory the results of a sweep may fill by default.
+HOST_SHARE = 0.5
 
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
@@ -59,6 +61,24 @@ def default_memory_budget() -> int:
         return int(ACCELERATOR_SHARE * stats["bytes_limit"])
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return int(CPU_SHARE * ram / jax.local_device_count())
+
+
+def default_host_budget() -> int:
+    """Bytes a sweep's results may take in host memory: half of what is available now (of all RAM if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(HOST_SHARE * available)
+
+
+def format_bytes(n: float) -> str:
+    """'3.2 GB': a size in decimal units, as people read them."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
 
 
 def put_rows(columns: dict[str, np.ndarray], rows: np.ndarray, sharding: NamedSharding) -> dict[str, jax.Array]:

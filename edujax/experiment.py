@@ -57,10 +57,16 @@ class Experiment:
     `classify(runs, codes) -> codes` relabels runs after the standard rules
     (`codes`, see `edujax.outcomes`), e.g. to call a GAN that missed modes
     "mode collapse"; `runs` holds the flattened sweep outputs: ``loss``
-    (N, R + 1) at the record points, ``tv`` (N, R: non-finite where a loss
-    was) and ``final`` ({metric: (N,)}). Outcomes it adds beyond
-    the standard five are named in `extra_outcomes` (name -> colour), coded
-    5, 6, … in that order.
+    (N, R + 1) at the steps ``record_steps``, ``hi`` and ``lo`` (N, R: the
+    loss's largest and smallest value in each record window, non-finite where
+    a loss was), ``initial`` and ``final`` ({metric: (N,)}) and ``frozen``
+    (N,). Outcomes it adds beyond the standard six are named in
+    `extra_outcomes` (name -> colour), coded 6, 7, … in that order.
+
+    `precision` ("float32" or "float64") is the float type of every array of
+    its sweeps. `highlights` names cells ({axis: value}, nearest grid cell)
+    that are always among the representative runs (`result.examples`), e.g.
+    the textbook cases a figure draws.
     """
 
     name: str
@@ -77,6 +83,8 @@ class Experiment:
     default: bool = True
     classify: Callable[[Mapping[str, Any], Any], Any] | None = None
     extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    precision: str = "float32"
+    highlights: tuple[Mapping[str, float], ...] = ()
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
@@ -90,6 +98,11 @@ class Experiment:
         if self.classify is not None and not callable(self.classify):
             raise UserError(f"experiment {self.name!r}: classify must be a function")
         palette(self.extra_outcomes)  # raises if an extra outcome reuses a standard name
+        check_precision(self.precision)
+        for point in self.highlights:
+            unknown = sorted(set(point) - set(self.grid.names) - set(self.defaults))
+            if unknown:
+                raise UserError(f"experiment {self.name!r}: highlights name unknown hyperparameters {', '.join(unknown)}")
 
     @property
     def outcome_colors(self) -> dict[str, str]:
@@ -101,6 +114,15 @@ def check_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise UserError(f"steps must be a positive integer, got {steps!r}")
     return steps
+
+
+PRECISIONS = ("float32", "float64")
+
+
+def check_precision(precision) -> str:
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
 
 
 def minimize(
@@ -119,11 +141,14 @@ def minimize(
     gets its own learning rate without recompiling, which is what
     `optax.inject_hyperparams` provides for optimizers built outside `jit`.
     `metrics(params, hparams)` adds scalars to record (e.g. the position).
-    It may take the step count as a third argument and the optimizer's state
-    as a fourth: `metrics(params, hparams, step, opt_state)`, with `step` the
-    number of updates made so far (an int32: 0 at the start), e.g. to record
-    the current learning rate of a schedule, ``{"lr": schedule(step)}``.
+    Every step records ``loss``, ``grad_norm`` (|∇loss|) and ``param_norm``
+    (|params|), which tell the classifier whether a run that stopped sits at a
+    stationary point.
 
+    `metrics` may take the step count as a third argument and the optimizer's
+    state as a fourth: `metrics(params, hparams, step, opt_state)`, with `step`
+    the number of updates made so far (an int32: 0 at the start), e.g. to
+    record the current learning rate of a schedule, ``{"lr": schedule(step)}``.
     The training state is ``(params, opt_state)``, and ``(params, opt_state,
     step)`` when `metrics` takes the step count (only then is it counted).
 
@@ -150,7 +175,7 @@ def minimize(
     def step(state, hparams):
         current, opt_state = state[:2]
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
-        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
+        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads), "param_norm": optax.tree.norm(current)}
         if metrics is not None:
             recorded.update(metrics(current, hparams, *(state[2:] + (opt_state,))[:extra]))
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)

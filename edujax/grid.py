@@ -121,6 +121,23 @@ def points(name: str, pts, columns: Sequence[str], label: str = "") -> Axis:
     return Axis(name, np.asarray(pts, dtype=np.float32), "points", tuple(columns), label)
 
 
+def spread_indices(shape: tuple[int, ...], budget: int) -> list[np.ndarray]:
+    """Evenly spread indices along each dimension, at most `budget` cells in all.
+
+    The longest dimension is thinned first, so a 256 × 256 × 4-seed grid keeps
+    every seed and about 32 × 32 settings under a budget of 4096; end points
+    are always kept.
+
+    >>> [len(i) for i in spread_indices((256, 256, 4), 4096)]
+    [32, 32, 4]
+    """
+    counts = list(shape)
+    while math.prod(counts) > budget:
+        longest = int(np.argmax(counts))
+        counts[longest] = max(1, min(counts[longest] - 1, int(counts[longest] * 0.9)))
+    return [np.unique(np.linspace(0, n - 1, m).round().astype(np.int64)) for n, m in zip(shape, counts)]
+
+
 class Grid:
     """The Cartesian product of named axes."""
 

@@ -198,7 +198,8 @@ def trajectories(result: SweepResult, landscape: Landscape, path: Path) -> str:
 def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 45) -> str:
     """A GIF of the representative runs rolling over the contour plot (pillow writer)."""
     paths = representative_paths(result, landscape)
-    total = result.steps + 1
+    recorded = result.examples.get("step", np.arange(result.steps + 1))
+    total = len(recorded)
     # Geometric frame times: the first steps, where most of the motion is, get more frames.
     times = np.unique(np.concatenate([[0], np.geomspace(1, total - 1, frames - 1).round().astype(int)]))
     fig = Figure(figsize=(7.5, 5.2), layout="constrained")
@@ -219,7 +220,7 @@ def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 
         for trail, ball, (_, x, y, _) in zip(trails, balls, paths):
             trail.set_data(x[: t + 1], y[: t + 1])
             ball.set_data(x[t : t + 1], y[t : t + 1])
-        title.set_text(f"{result.experiment}: step {t} of {result.steps}")
+        title.set_text(f"{result.experiment}: step {recorded[t]} of {result.steps}")
         return trails + balls + [title]
 
     FuncAnimation(fig, draw, frames=len(times)).save(path, writer=PillowWriter(fps=8), dpi=64)

@@ -1,51 +1,84 @@
-"""What happened to a run: one of five outcomes, decided by documented rules.
+"""What happened to a run: one of six outcomes, decided from its dynamics.
 
-The classifier reads only what the runner reduced while scanning: the loss at
-`R + 1` record points (`loss_trace`), the total variation of the loss between
-consecutive steps inside each of the `R` record windows (`tv_trace`, so a loss
-that bounces every step is seen even though it is recorded only every k
-steps; it is non-finite as soon as one loss was). Everything is measured on the
-*gap* g = loss − f*, where f* is the experiment's known global minimum.
+The runner reduces every run while it trains (`edujax.runner`): the loss at
+`R + 1` record points (step 0, the start of each of `R` record windows, the
+last step), the loss's *envelope* in each window (its largest and smallest
+value at any step, both ends included, so a loss that bounces every step is
+seen although it is recorded every k steps), the metrics at the first and the
+last step, and whether one more update would change any bit of the state
+(``frozen``: the state is a fixed point of the float arithmetic). Everything is
+measured on the *gap* g = loss − f*, f* the experiment's known global minimum.
 
-With g0 the first gap, gT the last, and the *final window* the last
-`window` share of the record windows (net = gT − g at the window start,
-tv = the loss's total variation inside it), the rules apply in this order:
+Notation: g0 and gT the first and last gap; tol = atol + rtol·g0; the *final
+part* is the last J = round(window·R) record windows; H and A the envelope's
+top (gap) and swing (top − bottom) in a window; κ = |∇loss|² / (2g), the rate
+at which the loss could still fall relative to its gap (for experiments that
+record ``grad_norm``: `edujax.minimize` does). The rules apply in this order:
 
-1. ``diverged``    a loss was non-finite, or gT > diverge_factor · g0.
-2. ``converged``   gT + tv_last ≤ atol + rtol · g0, where tv_last is the
-                   loss's total variation over the last record window: the
-                   run closed all but a rtol share of its initial gap and
-                   stayed there for the last window (a loss that merely
-                   passes near f* on its way up and down does not count).
-3. ``local_min``   settled but above the global minimum (rule 2 failed).
-                   Settled: in the final window the loss moved by a
-                   negligible share of its remaining gap (tv ≤ settle · gT +
-                   atol) *and* far less than a steady crawl would (tv ≤
-                   stalled · window · tv_run + atol, tv_run the loss's total
-                   variation over the whole run): a run whose learning rate
-                   is merely tiny moves about `window` of its total movement
-                   in the final window, and stays `slow`.
-4. ``slow``        still improving steadily: net ≤ −trend · tv.
-5. ``diverged``    still growing steadily and above its start:
-                   net ≥ trend · tv and gT > g0.
-6. ``oscillating`` anything else: bounded but not settling, the loss going
-                   up and down by more than it makes progress.
+1. ``diverged``    a loss was non-finite, or the growth does not stop: over
+                   the final part (and the window before it) the envelope's
+                   top never fell and ended higher, and the loss either
+                   climbed steadily (rose by at least `trend` of its swings,
+                   faster than rule 3's rounding) or its swings' top grew by a
+                   factor e or more per run length (the mirror of rule 5's
+                   shrinking). A run that rose and then stayed bounded or
+                   froze, or whose swings drift up slower than that, is not.
+2. ``converged``   gT ≤ tol and the top of the final window ≤ tol: it
+                   closed all but an `rtol` share of its initial gap and
+                   stayed there for the last window (a loss that merely passes
+                   near f* while swinging does not count).
+3. ``local_min``   the run stopped above f*: ``frozen``, or its loss moved by
+   / ``stalled``   less than one unit of float precision (eps·|loss|) per step
+                   over the final part, swings included, so that what is left
+                   of its course is rounding:
+                   ``local_min`` if it stopped at a stationary point — the
+                   gradient vanished relative to its scale, κ_T ≤ gtol·κ_0, and
+                   no representable move along it would change the loss,
+                   |∇loss|·|params| ≤ |loss| (when ``param_norm`` is
+                   recorded) — else ``stalled``: a float32 freeze (updates
+                   below the parameters' resolution), a plateau, a saturated
+                   GAN.
+4. ``local_min``   still moving, but settling at a level above f*: the
+   / ``stalled``   windows' bottoms fall by steps that shrink geometrically
+                   — of three bottoms m windows apart over the final part, the
+                   second drop is at most e^(−1/2) times the first (q) — and
+                   the level they extrapolate to (the last bottom minus the
+                   geometric tail Δ·q/(1 − q)) is above tol. With the
+                   gradient vanished (κ as in rule 3) that is ``local_min``;
+                   without gradient information it is ``stalled``; with a
+                   gradient that has not vanished the run is still crawling
+                   (a power-law decay, not a minimum) and rule 5 applies.
+5. ``slow``        still making progress: the loss fell over the final part
+                   by at least `trend` of its swings (a steady descent), or
+                   the envelope is shrinking by at least one factor e per
+                   run length (its top over the final part ≤ exp(−J·k/steps)
+                   times its top over the J windows before). `steps_to_go`
+                   estimates the steps still needed to reach tol at the
+                   measured rate.
+6. ``oscillating`` anything else: bounded, and the envelope is not
+                   shrinking (a swing that decays is converging: rules 2, 5).
+
+Beside the label every run gets a continuous `measure`: log10(gT / g0) when
+the loss stayed finite (negative: decades gained; positive: decades lost), and
+log10(float max / g0) + 10·(share of the run left when it blew up) when it
+did not, so its sign separates runs that got better from runs that got worse.
 
 An experiment whose runs can fail in ways these rules cannot see (a GAN's
 mode collapse) names extra outcomes with their colours
-(`Experiment.extra_outcomes`, codes numbered after the standard five) and
+(`Experiment.extra_outcomes`, codes numbered after the standard six) and
 relabels runs with its own documented rules (`Experiment.classify`).
 """
 from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 
 from edujax.errors import UserError
 
-OUTCOMES = ("converged", "slow", "oscillating", "diverged", "local_min")
-CONVERGED, SLOW, OSCILLATING, DIVERGED, LOCAL_MIN = range(len(OUTCOMES))
+OUTCOMES = ("converged", "slow", "oscillating", "diverged", "local_min", "stalled")
+CONVERGED, SLOW, OSCILLATING, DIVERGED, LOCAL_MIN, STALLED = range(len(OUTCOMES))
 
 #: One fixed colour per outcome, so every heatmap reads the same way.
 COLORS = {
@@ -54,65 +87,178 @@ COLORS = {
     "oscillating": "#ff7f0e",
     "diverged": "#d62728",
     "local_min": "#9467bd",
+    "stalled": "#7f7f7f",
 }
+
+#: Extra decades added to a non-finite run's measure, scaled by the share of the run left when it blew up.
+BLOWUP_DECADES = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Criteria:
-    """Thresholds of the rules in this module's docstring; tune per experiment."""
+    """The tolerances of the rules in this module's docstring; tune per experiment.
+
+    rtol, atol: what "reached f*" means (rule 2). window: the final part's share
+    of the record windows. gtol: how far κ must fall for the gradient to count
+    as vanished (rules 3, 4). trend: how much of its swing a steady descent
+    must keep (rule 5).
+    """
 
     rtol: float = 1e-4
     atol: float = 1e-6
-    diverge_factor: float = 1e3
     window: float = 0.25
-    settle: float = 1e-4
-    stalled: float = 0.1
+    gtol: float = 1e-4
     trend: float = 0.5
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not (np.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value >= 0):
                 raise UserError(f"criteria.{field.name} must be a non-negative number, got {value!r}")
-        if not 0 < self.window <= 1:
-            raise UserError(f"criteria.window must be in (0, 1], got {self.window!r}")
+        if not 0 < self.window <= 0.5:
+            raise UserError(f"criteria.window must be in (0, 0.5], got {self.window!r}")
+
+    def final_windows(self, windows: int) -> int:
+        """J: how many of the `windows` record windows form the final part (at least 1)."""
+        return max(1, min(int(round(self.window * windows)), max(1, windows // 2)))
 
 
-def classify(loss_trace, tv_trace, global_min: float, criteria: Criteria = Criteria()) -> np.ndarray:
-    """Outcome codes (indices into `OUTCOMES`) for runs along the leading axes.
+def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), *,
+           grad0=None, grad=None, param=None, frozen=None) -> dict:
+    """Judge runs by the rules of this module's docstring: ``{"outcome", "measure", "steps_to_go"}``.
 
-    loss_trace: (..., R + 1) loss at the record points, first and last included.
-    tv_trace:   (..., R) total variation of the loss inside each record window
-                (non-finite as soon as any loss in the window was).
+    Arrays have leading run axes and are reduced along the last one:
+    loss (..., R + 1) at `record_steps`; hi, lo (..., R) the loss's largest and
+    smallest value in each record window; grad0, grad the gradient norm at the
+    first and last step, param the parameters' norm at the last step (NaN or
+    None: not recorded); frozen: one more update changes no bit of the state.
+    Written with `jax.numpy`, so the runner evaluates it inside the compiled
+    sweep; it also takes NumPy arrays.
+
+    >>> import numpy as np
+    >>> t = np.arange(101.0)
+    >>> curve = 10 * 0.9 ** t                               # a fast geometric decay, 10 windows of 10 steps
+    >>> hi, lo = curve[:-1].reshape(10, 10).max(1), curve[1:].reshape(10, 10).min(1)
+    >>> OUTCOMES[int(assess(curve[::10], hi, lo, 0.0, t[::10])["outcome"])]
+    'converged'
     """
     c = criteria
-    gap = np.asarray(loss_trace, np.float64) - global_min
-    tv_trace = np.asarray(tv_trace, np.float64)
-    n_windows = tv_trace.shape[-1]
-    judged = max(1, int(round(c.window * n_windows)))
-    g0, g_end, g_window_start = gap[..., 0], gap[..., -1], gap[..., -1 - judged]
-    tv = tv_trace[..., -judged:].sum(-1)
+    loss = jnp.asarray(loss)
+    dtype = loss.dtype if jnp.issubdtype(loss.dtype, jnp.floating) else jnp.float32
+    loss, hi, lo = (jnp.asarray(a, dtype) for a in (loss, hi, lo))
+    batch = loss.shape[:-1]
 
-    with np.errstate(invalid="ignore", over="ignore"):  # diverged runs carry inf and NaN
-        net = g_end - g_window_start
-        nonfinite = ~np.isfinite(gap).all(-1) | ~np.isfinite(tv_trace).all(-1)
-        diverged = nonfinite | (g_end > c.diverge_factor * g0)
-        converged = g_end + tv_trace[..., -1] <= c.atol + c.rtol * g0
-        stalled = tv <= c.stalled * c.window * tv_trace.sum(-1) + c.atol
-        settled = (tv <= c.settle * g_end + c.atol) & stalled
-        improving = net <= -c.trend * tv
-        growing = (net >= c.trend * tv) & (g_end > g0)
+    def optional(value, fill):
+        return jnp.broadcast_to(jnp.asarray(fill if value is None else value, dtype), batch)
 
-    # np.select takes the first rule that holds, in the docstring's order.
-    return np.select(
-        [diverged, converged, settled, improving, growing],
-        [DIVERGED, CONVERGED, LOCAL_MIN, SLOW, DIVERGED],
+    grad0, grad, param = optional(grad0, jnp.nan), optional(grad, jnp.nan), optional(param, jnp.nan)
+    frozen = jnp.broadcast_to(jnp.asarray(False if frozen is None else frozen, bool), batch)
+    info = jnp.finfo(dtype)
+    eps, tiny, big = info.eps, info.tiny, info.max
+    steps_at = np.asarray(record_steps, np.float64)
+    windows = hi.shape[-1]
+    J = c.final_windows(windows)
+    f_star = jnp.asarray(global_min, dtype)
+    gap, top, bottom = loss - f_star, hi - f_star, lo - f_star
+    g0, gT = gap[..., 0], gap[..., -1]
+    tol = c.atol + c.rtol * jnp.maximum(g0, 0)
+
+    # A run moving less than one unit of float precision per step (the loss's whole range over the final part,
+    # swings included) has a course that is rounding from here on.
+    part_hi, part_lo = hi[..., -J:].max(-1), lo[..., -J:].min(-1)
+    part_steps = steps_at[-1] - steps_at[-J - 1]
+    unresolved = part_hi - part_lo <= eps * part_steps * jnp.maximum(jnp.abs(part_hi), jnp.abs(part_lo))
+    swing = hi - lo
+    net = gap[..., -J - 1] - gT  # > 0: the loss fell over the final part
+    steady = swing[..., -J:].sum(-1) * c.trend  # how much of its swings a steady run keeps as net change
+
+    # 1. diverged: non-finite anywhere, or an envelope still rising at the end: a steady climb, or swings whose
+    #    top grows by a factor e or more per run length.
+    finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
+    nonfinite = ~jnp.isfinite(loss).all(-1) | ~finite_windows.all(-1)
+    tail = top[..., max(0, windows - J - 1):]
+    tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
+    fast = jnp.where(tail[..., 0] > 0, tail[..., -1] >= tail[..., 0] * np.exp(tail_steps / steps_at[-1]), True)
+    climbing = (-net > 0) & (-net >= steady) & ~unresolved
+    rising = (jnp.diff(tail, axis=-1) >= 0).all(-1) & (tail[..., -1] > tail[..., 0]) & (fast | climbing)
+    diverged = nonfinite | rising
+
+    # 2. converged: at tolerance, and the whole last window too.
+    converged = (gT <= tol) & (top[..., -1] <= tol)
+
+    # 3. stopped: a float fixed point, or a loss unresolved over the final part.
+    stopped = frozen | unresolved
+    known_grad = jnp.isfinite(grad) & jnp.isfinite(grad0)
+    # κ_T ≤ gtol·κ_0 in logs, where squares of tiny gradients would underflow (a zero gradient has vanished).
+    log_kappa_end = jnp.log(grad) - 0.5 * jnp.log(jnp.maximum(gT, tiny))
+    log_kappa_start = jnp.log(grad0) - 0.5 * jnp.log(jnp.maximum(g0, tiny))
+    vanished = known_grad & ((grad == 0) | (log_kappa_end <= 0.5 * np.log(max(c.gtol, 1e-300)) + log_kappa_start))
+    resolvable = jnp.isfinite(param) & (grad * param > jnp.abs(loss[..., -1]) + c.atol)
+    stationary = vanished & ~resolvable
+
+    # 4./5. the trend over the final part.
+    # The windows' bottoms over the final part (and the window before): a run settling on a level L∞ has
+    # bottoms L∞ + c·q^j. Three of them, m windows apart, give q^m and L∞ (Aitken's extrapolation), which
+    # wiggles in single windows (a rotating spiral, rounding) cannot fake the way one window's drop can.
+    before = max(0, windows - J - 1)
+    m = max(1, (windows - before) // 2)
+    b0, b1, b2 = bottom[..., -1 - 2 * m], bottom[..., -1 - m], bottom[..., -1]
+    noise = 4 * eps * jnp.abs(lo[..., -1 - 2 * m:]).max(-1)  # a settled bottom can twitch by a few ulps
+    first, last = b0 - b1, jnp.maximum(b1 - b2, 0)
+    shrink = jnp.where(first > 0, last / first, jnp.inf)  # q^m
+    level = b2 - jnp.where(shrink < 1, last * shrink / (1 - shrink), jnp.inf)  # the gap the bottoms head for
+    # Settling needs a decisive shrink (by e or more over the final part), not a ratio rounding could fake.
+    settling = (first > noise) & (b1 - b2 >= -noise) & (shrink**2 <= np.exp(-1.0)) & (level > tol)
+    improving = (net > 0) & (net >= steady)
+    total_steps = steps_at[-1]
+    first_block = top[..., max(0, windows - 2 * J):windows - J]
+    earlier_top = first_block.max(-1) if first_block.shape[-1] else top[..., 0]
+    later_top = top[..., -J:].max(-1)
+    envelope_ratio = later_top / jnp.maximum(earlier_top, tiny)
+    shrinking = (earlier_top > 0) & (envelope_ratio <= np.exp(-part_steps / total_steps))
+    progressing = improving | shrinking
+
+    outcome = jnp.select(
+        [diverged, converged, stopped & stationary, stopped,
+         settling & vanished, settling & ~known_grad, progressing],
+        [DIVERGED, CONVERGED, LOCAL_MIN, STALLED, LOCAL_MIN, STALLED, SLOW],
         default=OSCILLATING,
-    ).astype(np.int8)
+    ).astype(jnp.int8)
+
+    # Steps still needed at the per-step rate measured over the final part: of the gap itself for a steady
+    # descent, else of the envelope's top.
+    part_start = gap[..., -J - 1]
+    descending = improving & (gT > 0)
+    step_rate_descent = jnp.log(jnp.maximum(gT, tiny) / jnp.maximum(part_start, tiny)) / part_steps
+    step_rate_envelope = jnp.log(jnp.maximum(envelope_ratio, tiny)) / part_steps
+    rate = jnp.where(descending, step_rate_descent, jnp.where(shrinking, step_rate_envelope, jnp.inf))
+    needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, top[..., -1]), tiny)) / rate
+    steps_to_go = jnp.where(outcome == SLOW, jnp.where(rate < 0, jnp.maximum(needed, 0), jnp.inf), jnp.nan)
+
+    first_bad = jnp.argmax(~finite_windows, axis=-1)
+    start_decades = jnp.log10(jnp.maximum(g0, tiny))  # logs of each side: a ratio of tiny gaps would underflow
+    blown = jnp.log10(big) - start_decades + BLOWUP_DECADES * (windows - first_bad) / windows
+    progress = jnp.log10(jnp.maximum(gT, tiny)) - start_decades
+    measure = jnp.where(nonfinite, blown, progress)
+    return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
+
+
+def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:
+    """Outcome codes (indices into `OUTCOMES`) of runs along the leading axes: `assess`'s labels, as NumPy.
+
+    >>> import numpy as np
+    >>> t = np.arange(101.0)
+    >>> curve = 2 + np.cos(2.0 * t)                         # bounded, swinging every step, never settling
+    >>> ends = np.stack([curve[:-1], curve[1:]])            # each window's steps, both ends included
+    >>> hi, lo = ends.max(0).reshape(10, 10).max(1), ends.min(0).reshape(10, 10).min(1)
+    >>> OUTCOMES[int(classify(curve[::10], hi, lo, 0.0, t[::10]))]
+    'oscillating'
+    """
+    return np.asarray(assess(loss, hi, lo, global_min, record_steps, criteria, **runs)["outcome"])
 
 
 def palette(extra=None) -> dict[str, str]:
-    """Outcome name -> colour, in code order: the standard five, then `extra`'s."""
+    """Outcome name -> colour, in code order: the standard six, then `extra`'s."""
     extra = dict(extra or {})
     clash = sorted(set(extra) & set(COLORS))
     if clash:

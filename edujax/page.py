@@ -20,10 +20,10 @@ fifteen default experiments make a page of about 2.5 MB (a test holds one
 - the outcome of every cell (1 byte per cell), and the continuous measure of
   every cell (its median over aggregated axes, int16 centi-decades);
 - record-point loss curves (R + 1 points, one byte each) for a sub-grid of at
-  most `CURVE_CELLS` runs: every run of grids up to that size, every other
-  row and column of a 256 × 256 grid, so a click shows the clicked run's own
-  curve or, failing that, a neighbour at most one cell away (the caption says
-  which);
+  most `CURVE_CELLS` runs (of those the sweep traced, `result.trace_index`):
+  every run of grids up to that size, about 121 × 135 of a 256 × 256 grid, so
+  a click shows the clicked run's own curve or, failing that, a neighbour a
+  cell away (the caption says which);
 - the every-step curves of the representative runs (`result.examples`),
   thinned to at most `EXAMPLE_POINTS` points: a click on one of them shows
   its own curve at that resolution.
@@ -40,7 +40,6 @@ import base64
 import datetime
 import html
 import json
-import math
 import warnings
 import zlib
 from pathlib import Path
@@ -50,6 +49,7 @@ from markdown_it import MarkdownIt
 
 from edujax import comparison, plots
 from edujax.errors import UserError
+from edujax.grid import spread_indices
 from edujax.outcomes import COLORS
 from edujax.result import SUMMARY, SweepResult, atomic_write
 
@@ -75,10 +75,12 @@ MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML
 
 MEANINGS = {
     "converged": "reached the global minimum (all but a tiny share of its starting gap) and stayed there",
-    "slow": "still improving steadily when the steps ran out",
-    "oscillating": "bounded, but going up and down by more than it makes progress",
-    "diverged": "the loss blew up: became infinite or NaN, grew far above its start, or kept growing",
-    "local_min": "settled above the global minimum: it stopped moving in the last quarter of the run",
+    "slow": "still improving when the steps ran out (steadily, or with swings that shrink)",
+    "oscillating": "bounded, but its swings are not shrinking",
+    "diverged": "the loss blew up: it became infinite or NaN, or was still growing to new highs at the end",
+    "local_min": "settled at a stationary point above the global minimum (its gradient vanished)",
+    "stalled": "stopped moving above the global minimum although its gradient did not vanish: a float32 freeze,"
+               " a plateau, a saturated GAN",
 }
 
 
@@ -88,16 +90,8 @@ def pack(array: np.ndarray) -> str:
 
 
 def curve_subgrid(shape: tuple[int, ...], budget: int = CURVE_CELLS) -> list[np.ndarray]:
-    """Evenly spread indices along each dimension, at most `budget` cells in all.
-
-    The longest dimension is thinned first, so a 256 × 256 × 4-seed grid keeps
-    every seed and about 32 × 32 settings; end points are always kept.
-    """
-    counts = list(shape)
-    while math.prod(counts) > budget:
-        longest = int(np.argmax(counts))
-        counts[longest] = max(1, min(counts[longest] - 1, int(counts[longest] * 0.9)))
-    return [np.unique(np.linspace(0, n - 1, m).round().astype(np.int64)) for n, m in zip(shape, counts)]
+    """Evenly spread indices along each dimension, at most `budget` cells in all (`edujax.grid.spread_indices`)."""
+    return spread_indices(shape, budget)
 
 
 def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np.ndarray]:
@@ -174,24 +168,23 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
             values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
-    sampled = curve_subgrid(result.outcome.shape)
+    within = curve_subgrid(result.loss.shape[:-1])  # positions inside the traced sub-grid
+    sampled = [index[w] for index, w in zip(result.trace_index, within)]  # grid indices
     f_star = result.info["global_min"]
-    loss = result.loss[np.ix_(*sampled)].reshape(-1, result.loss.shape[-1])
+    loss = result.loss[np.ix_(*within)].reshape(-1, result.loss.shape[-1])
     examples = None
     if len(result.examples.get("index", ())) and "loss" in result.examples:
         steps = np.asarray(result.examples.get("step", np.arange(result.examples["loss"].shape[-1])))
         keep = thin(steps)
         examples = {"index": result.examples["index"].tolist(), "steps": steps[keep].tolist(),
                     **pack_curves(result.examples["loss"][:, keep], f_star)}
-    measure = None
-    if getattr(result, "measure", None) is not None:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-            median = np.nanmedian(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
-        finite = median[np.isfinite(median)]
-        measure = {"values": pack(quantise_measure(median)),
-                   "low": float(min(finite.min(), -1.0)) if finite.size else -1.0,
-                   "high": float(max(finite.max(), 1.0)) if finite.size else 1.0}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
+        median = np.nanmedian(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
+    finite = median[np.isfinite(median)]
+    measure = {"values": pack(quantise_measure(median)),
+               "low": float(min(finite.min(), -1.0)) if finite.size else -1.0,
+               "high": float(max(finite.max(), 1.0)) if finite.size else 1.0}
     return {
         "name": result.experiment,
         "shape": list(result.outcome.shape),

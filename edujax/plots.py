@@ -168,7 +168,7 @@ def curves(result: SweepResult, path: Path) -> str:
     fig = Figure(figsize=(3.6 * max(len(present), 1), 3.6), layout="constrained")
     panels = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
     f_star = result.info["global_min"]
-    steps = np.arange(result.steps + 1)
+    steps = examples.get("step", np.arange(result.steps + 1))
     for ax, code in zip(panels, present):
         for row in np.flatnonzero(examples["outcome"] == code):
             ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1, label=describe_setting(result, int(examples["index"][row])))
@@ -179,7 +179,8 @@ def curves(result: SweepResult, path: Path) -> str:
     panels[0].set_ylabel("loss − global min (log)")
     fig.suptitle(f"{result.experiment}: representative runs of each outcome", fontsize=11)
     fig.savefig(path, dpi=130)
-    return "Loss curves (every step) of representative runs, one panel per outcome that occurred."
+    every = "every step" if len(steps) == result.steps + 1 else f"{len(steps):,} points"
+    return f"Loss curves ({every}) of representative runs, one panel per outcome that occurred."
 
 
 def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, str]:

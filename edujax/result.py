@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
+import jax
 import numpy as np
 
 from edujax.errors import UserError
@@ -24,19 +25,31 @@ from edujax.grid import Axis, Grid
 from edujax.outcomes import COLORS, counts
 
 SUMMARY, ARRAYS = "summary.json", "sweep.npz"
+#: The arrays saved under their own name.
+ARRAY_FIELDS = ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps")
 
 
 @dataclasses.dataclass
 class SweepResult:
-    """Grid-shaped arrays: `hparams[name]`, `outcome` (codes into `outcome_names`),
-    `loss` (grid + (R + 1,), at `record_steps`), `tv` (grid + (R,)),
-    `final[metric]` (each metric at the last step); `examples`
-    holds every-step traces of a few representative runs (`index` into the
-    flattened grid, `outcome`, one (E, steps + 1) array per metric);
+    """What a sweep produced, as grid-shaped arrays.
+
+    Every run: `hparams[name]`, `outcome` (codes into `outcome_names`),
+    `measure` (log10 of the final over the initial gap; see
+    `edujax.outcomes`), `steps_to_go` (for slow runs: the steps still needed
+    at the measured rate; NaN for the others), `frozen` (one more update would
+    change no bit of the state), `final[metric]` (each metric at the last step).
+
+    The runs of the traced sub-grid `trace_index` (per-axis indices; every run
+    when the host budget allowed): `loss` (sub-grid + (R + 1,), at
+    `record_steps`) and `hi`, `lo` (sub-grid + (R,): the loss's largest and
+    smallest value in each record window).
+
+    `examples`: a few representative runs (`index` into the flattened grid,
+    `outcome`, `state`: their final training state from the sweep, a pytree
+    with a leading example axis, and each metric at the steps `step`);
     `boundaries` the theory curves evaluated over the grid;
     `outcome_colors` every outcome name the codes can take -> its colour,
-    in code order (the standard five, then the experiment's extra ones);
-    `measure` a continuous number per run (grid-shaped, or None).
+    in code order (the standard six, then the experiment's extra ones).
 
     In a notebook a result shows its outcome map; `plot()` returns it as a
     matplotlib Figure and `to_pandas()` gives one row per run:
@@ -51,15 +64,19 @@ class SweepResult:
     steps: int
     hparams: dict[str, np.ndarray]
     outcome: np.ndarray
+    measure: np.ndarray
+    steps_to_go: np.ndarray
+    frozen: np.ndarray
     loss: np.ndarray
-    tv: np.ndarray
+    hi: np.ndarray
+    lo: np.ndarray
+    trace_index: tuple[np.ndarray, ...]
     final: dict[str, np.ndarray]
     record_steps: np.ndarray
     examples: dict[str, np.ndarray]
     boundaries: list[dict[str, Any]]
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
-    measure: np.ndarray | None = None
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
@@ -78,8 +95,8 @@ class SweepResult:
     def to_pandas(self):
         """A tidy pandas DataFrame, one row per run: every hyperparameter column
         (a `choice` axis by its option names), ``outcome`` (its name),
-        ``measure`` where the result has one, and each metric's final value as
-        ``final_<metric>``.
+        ``measure``, ``steps_to_go`` (slow runs: the steps still needed), and
+        each metric's final value as ``final_<metric>``.
 
         >>> table = result.to_pandas()
         >>> table[table.outcome == "diverged"].learning_rate.min()
@@ -93,8 +110,7 @@ class SweepResult:
             if axis.scale == "choice":
                 columns[axis.name] = pd.Categorical.from_codes(columns[axis.name], axis.choices)
         columns["outcome"] = pd.Categorical.from_codes(self.outcome.ravel().astype(np.int64), self.outcome_names)
-        if self.measure is not None:
-            columns["measure"] = self.measure.ravel()
+        columns.update(measure=self.measure.ravel(), steps_to_go=self.steps_to_go.ravel())
         columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
         return pd.DataFrame(columns)
 
@@ -109,6 +125,15 @@ class SweepResult:
     @property
     def counts(self) -> dict[str, int]:
         return counts(self.outcome, self.outcome_names)
+
+    @property
+    def traced_all(self) -> bool:
+        """Whether every run's records were kept (else only those of the sub-grid `trace_index`)."""
+        return tuple(len(i) for i in self.trace_index) == self.outcome.shape
+
+    def traced(self, array: np.ndarray) -> np.ndarray:
+        """A grid-shaped per-run array restricted to the traced sub-grid (aligned with `loss`)."""
+        return np.asarray(array)[np.ix_(*self.trace_index)]
 
     @property
     def labels(self) -> np.ndarray:
@@ -132,14 +157,17 @@ class SweepResult:
         """Write `sweep.npz` and `summary.json` into `directory`, each atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        examples = {k: v for k, v in self.examples.items() if k != "state"}
         arrays = {
-            "outcome": self.outcome, "loss": self.loss, "tv": self.tv, "record_steps": self.record_steps,
+            **{name: getattr(self, name) for name in ARRAY_FIELDS},
+            **{f"trace_index/{i}": index for i, index in enumerate(self.trace_index)},
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
             **{f"final/{k}": v for k, v in self.final.items()},
-            **{f"example/{k}": v for k, v in self.examples.items()},
+            **{f"example/{k}": v for k, v in examples.items()},
+            **{f"example_state/{i}": np.asarray(leaf)
+               for i, leaf in enumerate(jax.tree.leaves(storable(self.examples.get("state", {}))))},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
-            **({"measure": self.measure} if self.measure is not None else {}),
         }
         atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
         summary = self.summary(figures)
@@ -151,7 +179,9 @@ class SweepResult:
         return directory
 
     @classmethod
-    def load(cls, directory) -> "SweepResult":
+    def load(cls, directory, experiment=None) -> "SweepResult":
+        """A saved result. With the `experiment` that produced it, the examples' final states get back
+        their pytree structure; without it `examples["state"]` is the list of their leaves."""
         directory = Path(directory)
         try:
             summary = json.loads((directory / SUMMARY).read_text())
@@ -169,12 +199,19 @@ class SweepResult:
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes", "outcome_colors"}
+        examples = group("example/")
+        states = group("example_state/")
+        if states:
+            leaves = [states[str(i)] for i in range(len(states))]
+            examples["state"] = leaves if experiment is None else _state_tree(experiment, group("hparam/"), leaves)
+        trace_index = group("trace_index/")
         return cls(
             experiment=summary["experiment"], axes=axes, steps=summary["steps"], hparams=group("hparam/"),
-            outcome=arrays["outcome"], loss=arrays["loss"], tv=arrays["tv"], final=group("final/"),
-            record_steps=arrays["record_steps"], examples=group("example/"), boundaries=boundaries,
+            **{name: arrays[name] for name in ARRAY_FIELDS},
+            trace_index=tuple(trace_index[str(i)] for i in range(len(trace_index))),
+            final=group("final/"), examples=examples, boundaries=boundaries,
             info={k: v for k, v in summary.items() if k not in known},
-            outcome_colors=summary.get("outcome_colors", dict(COLORS)), measure=arrays.get("measure"),
+            outcome_colors=summary.get("outcome_colors", dict(COLORS)),
         )
 
 
@@ -183,6 +220,33 @@ def png(figure, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def storable(tree):
+    """A pytree with PRNG-key leaves replaced by their raw data (uint32), so NumPy can hold and save it."""
+    return jax.tree.map(lambda leaf: jax.random.key_data(leaf) if _is_key(leaf) else leaf, tree)
+
+
+def restore_state(template, leaves: list):
+    """`leaves` (of `storable(state)`, flattened) put back into the pytree `template` (e.g. from `jax.eval_shape`),
+    PRNG-key leaves wrapped again."""
+    structure = jax.tree.structure(template)
+    kinds = jax.tree.leaves(template)
+    return jax.tree.unflatten(structure, [jax.random.wrap_key_data(leaf) if _is_key(kind) else leaf
+                                          for kind, leaf in zip(kinds, leaves)])
+
+
+def _is_key(leaf) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key)
+
+
+def _state_tree(experiment, hparams: dict, leaves: list):
+    """The examples' saved state leaves, put back into the pytree that `experiment.init` builds."""
+    abstract = {name: jax.ShapeDtypeStruct((), column.dtype) for name, column in hparams.items()}
+    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+    with jax.enable_x64(any(column.dtype == np.float64 for column in hparams.values())):
+        template = jax.eval_shape(experiment.init, key, abstract)
+    return restore_state(template, leaves)
 
 
 def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:

@@ -1,14 +1,22 @@
 """The runner: a whole sweep is one compiled function.
 
 `sweep` builds `jit(vmap(run_one))`: `run_one` trains a single grid point with
-`lax.scan` and reduces its metrics on the fly; `vmap` runs every point of a
-chunk at once. Hyperparameters are arguments of the compiled function, so a
-new grid of the same shape reuses the executable (see `_compile`'s cache).
+`lax.scan`, reduces its metrics on the fly and (when the experiment knows its
+global minimum) judges it with `edujax.outcomes.assess` in the same compiled
+function; `vmap` runs every point of a chunk at once. Hyperparameters are
+arguments of the compiled function, so a new grid of the same shape reuses the
+executable (see `_compile`'s cache).
 
 The training scan is nested: an outer scan over `R` record windows, an inner
 scan of `k` steps per window, unrolled so that XLA fuses the steps of a window
-into one loop over the batch. Only the window boundaries are recorded, so the
+into one loop over the batch. Each window keeps the loss at its first step and
+the loss's largest and smallest value at any of its steps (the envelope), so the
 memory per run is O(R), not O(steps).
+
+The host keeps, for every run, its outcome, measure, final metrics and a few
+flags; the per-window records and the final training state are kept for every
+run while they fit the host memory budget, and for an evenly spread sub-grid of
+runs when they do not (`SweepResult.trace_index` says which).
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import functools
 import hashlib
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import jax
@@ -27,10 +36,10 @@ from tqdm.auto import tqdm
 
 from edujax import devices
 from edujax.errors import UserError
-from edujax.experiment import Experiment, check_steps
-from edujax.grid import Grid
-from edujax.outcomes import OUTCOMES, classify
-from edujax.result import SweepResult, atomic_write, evaluate_boundaries
+from edujax.experiment import Experiment, check_precision, check_steps
+from edujax.grid import Grid, spread_indices
+from edujax.outcomes import OUTCOMES, assess
+from edujax.result import SweepResult, atomic_write, evaluate_boundaries, restore_state, storable
 
 #: Chunks hold a multiple of this many runs per device, so every run goes
 #: through the same vectorised machine code whatever the chunking (a ragged
@@ -46,6 +55,13 @@ MAX_UNROLL = 16
 #: already a few matmuls, and unrolling it only multiplies compile time.
 UNROLL_MAX_STATE = 64
 
+#: The representative runs' metrics are recorded at most at this many points
+#: (every step when the run is shorter), whatever the number of steps.
+EXAMPLE_POINTS = 2000
+
+#: Per-run results of this many bytes or more are refused up front (a share of the host budget is left for the rest).
+HOST_SHARE_FOR_RESULTS = 0.8
+
 
 @dataclasses.dataclass(frozen=True)
 class RecordPlan:
@@ -53,9 +69,9 @@ class RecordPlan:
     steps, and after the final step.
 
     `lead` leftover steps (steps not divisible by the window) run after the
-    last window, so the last record is always at the final step. Sweeps
-    record the loss only; `all_metrics` records every metric (for the few
-    runs that are drawn step by step).
+    last window and belong to it, so the last record is always at the final
+    step. Sweeps record the loss only; `all_metrics` records every metric
+    (for the few runs that are drawn step by step).
     """
 
     steps: int
@@ -75,11 +91,11 @@ class RecordPlan:
         return np.concatenate([self.window * np.arange(self.windows), [self.steps]])
 
 
-def as_float32(metrics):
-    """Recorded metrics as float32 scalars, so every step's carry has one type."""
+def as_dtype(metrics, dtype):
+    """Recorded metrics as scalars of the sweep's float type, so every step's carry has one type."""
     if "loss" not in metrics:
         raise UserError(f"a step must return a metrics dict with a 'loss' entry, got keys {sorted(metrics)}")
-    metrics = {name: jnp.asarray(value, jnp.float32) for name, value in metrics.items()}
+    metrics = {name: jnp.asarray(value, dtype) for name, value in metrics.items()}
     for name, value in metrics.items():
         if value.shape != ():
             raise UserError(f"metric {name!r} must be a scalar per run, got shape {value.shape}")
@@ -95,42 +111,53 @@ def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
     """Train one setting alone (no vmap), as `sweep` trains it: `(final state, metrics)`.
 
     `hparams` maps every column to a scalar; `metrics[name]` has every step's
-    value, `steps + 1` of them (the last describes the final state). Wrap it
-    in `jax.jit` (with `experiment` and `steps` static) to replay many settings.
+    value, `steps + 1` of them (the last describes the final state), so its
+    memory grows with `steps`: for long runs use `sweep`, whose records are
+    bounded. Wrap it in `jax.jit` (with `experiment` and `steps` static) to
+    replay many settings.
     """
+    dtype = jnp.result_type(float)
 
     def advance(state, _):
         state, metrics = experiment.step(state, hparams)
-        return state, as_float32(metrics)
+        return state, as_dtype(metrics, dtype)
 
-    state, metrics = jax.lax.scan(advance, experiment.init(setting_key(jax.random.key(seed), hparams), hparams), None, length=steps)
+    start = experiment.init(setting_key(jax.random.key(seed), hparams), hparams)
+    state, metrics = jax.lax.scan(advance, start, None, length=steps)
     _, last = experiment.step(state, hparams)
-    return state, {name: jnp.concatenate([trace, as_float32(last)[name][None]]) for name, trace in metrics.items()}
+    return state, {name: jnp.concatenate([trace, as_dtype(last, dtype)[name][None]]) for name, trace in metrics.items()}
 
 
-def run_one(experiment: Experiment, plan: RecordPlan):
-    """`(hparams, key) -> reduced metrics` for one grid point: the body to vmap.
+def _float_leaves(tree) -> list:
+    return [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
 
-    Returns the loss (or, with `plan.all_metrics`, every metric) at the
-    record points, `tv[j]`: the loss's total variation from record j to
-    record j + 1, step by step, and every metric's final value.
+
+def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = False):
+    """`(hparams, key) -> reduced run` for one grid point: the body to vmap.
+
+    Returns the loss (with `plan.all_metrics`, every metric) at the record
+    points (``records``), the loss's largest and smallest value in each record
+    window, every metric at the first (``initial``) and last step (``final``),
+    ``frozen`` (one more update changes no bit of the floating state) and,
+    with `keep_state`, the final training state.
 
     Each step's metrics describe the state *before* its update. Across
-    windows the carry is only the state: whatever else a step computes is
-    dead inside the unrolled window and XLA drops it, and every extra carried
-    value would cost another pass of the fused window over the batch.
-    Non-finite losses need no flag of their own: they make `tv` non-finite.
+    windows the carry is only the state and the envelope: whatever else a step
+    computes is dead inside the unrolled window and XLA drops it, and every
+    extra carried value would cost another pass of the fused window over the
+    batch. Non-finite losses need no flag of their own: they make the envelope
+    non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """
 
     def run(hparams, key):
         def evaluate(state):
             state, metrics = experiment.step(state, hparams)
-            return state, as_float32(metrics)
+            return state, as_dtype(metrics, dtype)
 
         def advance(carry, _):
-            state, last, tv = carry
+            state, hi, lo = carry
             state, metrics = evaluate(state)
-            return (state, metrics["loss"], tv + jnp.abs(metrics["loss"] - last)), None
+            return (state, jnp.maximum(hi, metrics["loss"]), jnp.minimum(lo, metrics["loss"])), None
 
         def scan_steps(carry, length):
             small = sum(leaf.size for leaf in jax.tree.leaves(carry[0])) <= UNROLL_MAX_STATE
@@ -142,37 +169,68 @@ def run_one(experiment: Experiment, plan: RecordPlan):
             # re-running the fused window single-threaded to write it.
             state, pending = carry
             state, first = evaluate(state)  # the record: metrics at the window's first step
-            state, last, tv = scan_steps((state, first["loss"], jnp.zeros_like(first["loss"])), plan.window - 1)
-            # Close the window on the next record's loss, evaluated again by the next
-            # window: one extra evaluation, instead of carrying the last loss over.
-            tv = tv + jnp.abs(evaluate(state)[1]["loss"] - last)
+            state, hi, lo = scan_steps((state, first["loss"], first["loss"]), plan.window - 1)
+            # Close the window on the next record's loss, evaluated again by the next window.
+            closing = evaluate(state)[1]["loss"]
             recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, (recorded, tv)), pending
+            return (state, (recorded, jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"])
+        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"], start["loss"])
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
-        records, tv = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
-        _, resumed = evaluate(state)
-        state, last, tail = scan_steps((state, resumed["loss"], jnp.zeros_like(tv[-1])), plan.lead)
-        _, final = evaluate(state)
-        tv = tv.at[-1].add(tail + jnp.abs(final["loss"] - last))
-        traces = {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()}
-        return {"traces": traces, "tv": tv, "final": final}
+        records, hi, lo = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
+        # Leftover steps belong to the last window.
+        state, hi_end, lo_end = scan_steps((state, hi[-1], lo[-1]), plan.lead)
+        following, final = evaluate(state)
+        hi, lo = hi.at[-1].set(jnp.maximum(hi_end, final["loss"])), lo.at[-1].set(jnp.minimum(lo_end, final["loss"]))
+        after, before = _float_leaves(following), _float_leaves(state)
+        frozen = jnp.all(jnp.stack([jnp.all(a == b) for a, b in zip(after, before)])) if before else jnp.asarray(False)
+        out = {"records": {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()},
+               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen}
+        if keep_state:
+            out["state"] = storable(state)  # PRNG keys as raw data, which NumPy can hold
+        return out
 
     return run
 
 
+def judge(runs: dict, global_min, record_steps, criteria) -> dict:
+    """`assess` on a batch of reduced runs (the outputs of `run_one`)."""
+    initial, final = runs["initial"], runs["final"]
+    return assess(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, record_steps, criteria,
+                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), param=final.get("param_norm"),
+                  frozen=runs["frozen"])
+
+
+#: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
+PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "initial", "final")
+
+
+def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool):
+    """`(hparams, key, global_min) -> {"runs": per-run outputs, "kept": records (and states)}` for a batch."""
+    one = run_one(experiment, plan, dtype, keep_state)
+
+    def chunk(hparams, key, global_min):
+        runs = jax.vmap(one, in_axes=(0, None))(hparams, key)
+        if judged:
+            runs.update(judge(runs, global_min, plan.record_steps, criteria))
+        per_run = {name: runs.pop(name) for name in PER_RUN if name in runs}
+        return {"runs": per_run, "kept": runs}
+
+    return chunk
+
+
 @functools.lru_cache(maxsize=64)
-def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh):
-    """Compile once per (experiment, record plan, chunk shape, column dtypes, devices)."""
+def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str, judged: bool,
+             keep_state: bool):
+    """Compile once per (experiment, record plan, chunk shape, column dtypes, devices, precision, outputs)."""
     rows = devices.row_sharding(mesh)
-    specs = {name: jax.ShapeDtypeStruct((batch,), dtype, sharding=rows) for name, dtype in signature}
+    specs = {name: jax.ShapeDtypeStruct((batch,), dt, sharding=rows) for name, dt in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    batched = jax.jit(jax.vmap(run_one(experiment, plan), in_axes=(0, None)), out_shardings=rows)
+    chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state)
     with _tracing_user_code(experiment):
-        lowered = batched.lower(specs, key)  # traces the experiment's own functions
+        lowered = jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
     return lowered.compile()
 
 
@@ -197,29 +255,44 @@ def _tracing_user_code(experiment: Experiment):
 
 
 @functools.lru_cache(maxsize=64)
-def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple) -> int:
+def run_shapes(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str, keep_state: bool = True):
+    """The shapes of one run's outputs, and of its state and one step's intermediates (for `bytes_per_run`)."""
+    hparams = {name: jax.ShapeDtypeStruct((), dt) for name, dt in signature}
+    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+    with _tracing_user_code(experiment):
+        outputs = jax.eval_shape(run_one(experiment, plan, jnp.dtype(dtype), keep_state), hparams, key)
+        state = jax.eval_shape(experiment.init, key, hparams)
+        step = jax.make_jaxpr(experiment.step)(state, hparams)
+    temporaries = sum(devices.nbytes([v.aval for v in eqn.outvars]) for eqn in step.jaxpr.eqns)
+    return hparams, outputs, state, temporaries
+
+
+def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str = "float32") -> int:
     """A conservative estimate of the device memory one grid point needs.
 
     Inputs and outputs exactly, plus three copies of the training state (the
     scan carry is double-buffered) and two of everything one step computes
     (its jaxpr's intermediate values, as if XLA reused no buffer).
     """
-    hparams = {name: jax.ShapeDtypeStruct((), dtype) for name, dtype in signature}
-    key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    with _tracing_user_code(experiment):
-        outputs = jax.eval_shape(run_one(experiment, plan), hparams, key)
-        state = jax.eval_shape(experiment.init, key, hparams)
-        step = jax.make_jaxpr(experiment.step)(state, hparams)
-    temporaries = sum(devices.nbytes([v.aval for v in eqn.outvars]) for eqn in step.jaxpr.eqns)
+    hparams, outputs, state, temporaries = run_shapes(experiment, plan, signature, dtype)
     return devices.nbytes(hparams) + devices.nbytes(outputs) + 3 * devices.nbytes(state) + 2 * temporaries
 
 
-def hparam_columns(experiment: Experiment, grid: Grid) -> dict[str, np.ndarray]:
-    """One column per hyperparameter: the grid's, then the experiment's defaults."""
+def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str) -> tuple[int, int]:
+    """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
+    hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
+    per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen")})
+    per_run += 1 + 4 + 4  # outcome, measure, steps to go
+    traced = devices.nbytes({k: outputs[k] for k in ("records", "hi", "lo", "state")})
+    return per_run, traced
+
+
+def hparam_columns(experiment: Experiment, grid: Grid, dtype=np.float32) -> dict[str, np.ndarray]:
+    """One column per hyperparameter: the grid's, then the experiment's defaults, floats in `dtype`."""
     columns = grid.columns()
     for name, value in experiment.defaults.items():
-        columns.setdefault(name, np.full(grid.size, value, np.float32))
-    return {name: col.astype(np.int32 if col.dtype.kind in "iu" else np.float32) for name, col in columns.items()}
+        columns.setdefault(name, np.full(grid.size, value, np.float64))
+    return {name: col.astype(np.int32 if col.dtype.kind in "iu" else dtype) for name, col in columns.items()}
 
 
 def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: int, n_devices: int) -> int:
@@ -235,76 +308,122 @@ def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: 
     return -(-max(1, min(int(chunk_size), n)) // multiple) * multiple
 
 
-def _flat(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    out = {}
-    for key, value in tree.items():
-        out.update(_flat(value, f"{prefix}{key}/") if isinstance(value, dict) else {prefix + key: value})
-    return out
+def kept_subgrid(shape: tuple[int, ...], budget_runs: int) -> tuple[np.ndarray, ...]:
+    """Per-axis indices of the runs whose records and states are kept: all of them if `budget_runs` allows,
+    else an evenly spread sub-grid of at most `budget_runs` runs (see `edujax.grid.spread_indices`)."""
+    if math.prod(shape) <= budget_runs:
+        return tuple(np.arange(n) for n in shape)
+    return tuple(spread_indices(shape, max(1, budget_runs)))
 
 
-def _nested(flat: dict[str, np.ndarray]) -> dict:
-    tree: dict = {}
-    for path, value in flat.items():
-        *parents, leaf = path.split("/")
-        node = tree
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return tree
-
-
-def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int) -> Path:
+def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int,
+                      kept: tuple) -> Path:
     """Where finished chunks of exactly this sweep are kept, named by a digest of
     everything that determines their numbers."""
-    digest = hashlib.sha256(repr((experiment.name, plan, seed, chunk, jax.device_count())).encode())
+    digest = hashlib.sha256(repr((experiment.name, plan, experiment.criteria, experiment.global_min, seed, chunk,
+                                  jax.device_count(), jax.config.jax_enable_x64)).encode())
     for name in sorted(columns):
         digest.update(name.encode() + columns[name].tobytes())
+    for index in kept:
+        digest.update(index.tobytes())
     return Path(root) / f"{experiment.name}-{digest.hexdigest()[:16]}"
 
 
-def _run_chunks(experiment, plan, columns, seed, *, chunk_size=None, max_memory=None, checkpoint=None, progress=False):
+def _save_chunk(path: Path, part) -> None:
+    """A finished chunk's host part, compressed (fast zlib level), written atomically."""
+    leaves = jax.tree.leaves(part)
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for i, leaf in enumerate(leaves):
+                with archive.open(f"{i}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(leaf), allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+def _load_chunk(path: Path, like):
+    """A saved chunk with the structure and shapes of `like`, or None if it is damaged (then it is deleted)."""
+    expected = jax.tree.leaves(like)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            leaves = []
+            for i, want in enumerate(expected):
+                with archive.open(f"{i}.npy") as member:
+                    leaf = np.lib.format.read_array(member, allow_pickle=False)
+                if leaf.shape != want.shape or leaf.dtype != want.dtype:
+                    raise ValueError(f"leaf {i}: {leaf.shape} {leaf.dtype}, expected {want.shape} {want.dtype}")
+                leaves.append(leaf)
+            if len(archive.namelist()) != len(expected):
+                raise ValueError("unexpected members")
+    except Exception:  # truncated, corrupted or foreign: recompute it
+        path.unlink(missing_ok=True)
+        return None
+    return jax.tree.unflatten(jax.tree.structure(like), leaves)
+
+
+def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept_rows=None, keep_state=False,
+                chunk_size=None, max_memory=None, checkpoint=None, progress=False):
     """Run all rows in equal chunks (the last one padded), one executable for all.
 
-    With `checkpoint` (a folder) and more than one chunk, each finished chunk
-    is saved atomically and a rerun skips the chunks already there.
+    Returns the per-run outputs of every row and the records (and states) of
+    `kept_rows` (sorted flat indices; None: every row), merged on the host.
+    With `checkpoint` (a folder) and more than one chunk, each finished chunk's
+    host part is saved atomically and a rerun skips the chunks already there
+    (a damaged one is detected, discarded and recomputed).
     """
     n = len(next(iter(columns.values())))
+    kept_rows = np.arange(n) if kept_rows is None else np.asarray(kept_rows)
     signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
     mesh = devices.grid_mesh()
+    dtype = np.dtype(dtype).name
     start = time.perf_counter()
-    per_run = 0 if chunk_size is not None else bytes_per_run(experiment, plan, signature)
+    per_run = 0 if chunk_size is not None else bytes_per_run(experiment, plan, signature, dtype)
     chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size)
-    compiled = _compile(experiment, plan, chunk, signature, mesh)
+    judged = global_min is not None
+    compiled = _compile(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
     resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
-    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk) if resumable else None
+    kept_key = (kept_rows,) if len(kept_rows) < n else ()
+    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key) if resumable else None
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
+    f_star = np.asarray(0.0 if global_min is None else global_min, dtype)
+    shapes = compiled.out_info
     parts, resumed = [], 0
     start = time.perf_counter()
     with tqdm(total=n, unit="settings", desc=experiment.name, disable=not progress, leave=False) as bar:
         for index, lo in enumerate(range(0, n, chunk)):
+            valid = min(chunk, n - lo)
+            mine = kept_rows[(kept_rows >= lo) & (kept_rows < lo + valid)] - lo
+            like = {"runs": _rows_like(shapes["runs"], valid), "kept": _rows_like(shapes["kept"], len(mine))}
             saved = folder / f"chunk-{index:05d}.npz" if folder else None
-            if saved is not None and saved.exists():
-                with np.load(saved, allow_pickle=False) as npz:
-                    parts.append(_nested({k: npz[k] for k in npz.files}))
+            part = _load_chunk(saved, like) if saved is not None and saved.exists() else None
+            if part is not None:
                 resumed += 1
             else:
                 rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
-                parts.append(devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key)))
+                out = devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key, f_star))
+                part = {"runs": jax.tree.map(lambda a: a[:valid], out["runs"]),
+                        "kept": jax.tree.map(lambda a: a[mine], out["kept"])}
                 if saved is not None and devices.is_main_process():
                     folder.mkdir(parents=True, exist_ok=True)
-                    atomic_write(saved, lambda f, part=parts[-1]: np.savez(f, **_flat(part)))
-            bar.update(min(chunk, n - lo))
+                    _save_chunk(saved, part)
+            parts.append(part)
+            bar.update(valid)
     run_s = time.perf_counter() - start
-    merged = jax.tree.map(lambda *chunks: np.concatenate(chunks)[:n], *parts)
+    merged = jax.tree.map(lambda *chunks: np.concatenate(chunks), *parts)
     stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(parts), "chunk_size": chunk,
              "resumed_chunks": resumed, "devices": mesh.size, "bytes_per_run_estimate": per_run,
              "checkpoint": str(folder) if folder else None}
     return merged, stats
 
 
+def _rows_like(tree, rows: int):
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct((rows,) + tuple(s.shape[1:]), s.dtype), tree)
+
+
 def representatives(codes: np.ndarray, per_outcome: int, n_outcomes: int = len(OUTCOMES)) -> np.ndarray:
-    """Up to `per_outcome` flat indices per outcome that occurred, spread evenly over its runs."""
+    """Up to `per_outcome` positions in `codes` per outcome that occurred, spread evenly over its runs."""
     flat = codes.ravel()
     picks = []
     for code in range(n_outcomes):
@@ -315,6 +434,47 @@ def representatives(codes: np.ndarray, per_outcome: int, n_outcomes: int = len(O
     return np.asarray(picks, dtype=np.int64)
 
 
+def nearest_cells(grid: Grid, points) -> np.ndarray:
+    """Flat grid indices of the cells nearest to each of `points` ({axis name: value}; unnamed axes: index 0).
+
+    Distances are measured in log space on log axes, by value on the others.
+    """
+    cells = []
+    for point in points:
+        index = []
+        for axis in grid.axes:
+            if axis.name not in point or axis.scale == "points":
+                index.append(0)
+                continue
+            values, target = axis.values.astype(np.float64), float(point[axis.name])
+            if axis.scale == "log":
+                values, target = np.log(values), np.log(target)
+            index.append(int(np.argmin(np.abs(values - target))))
+        cells.append(int(np.ravel_multi_index(index, grid.shape)))
+    return np.asarray(cells, dtype=np.int64)
+
+
+def host_budget_runs(experiment, plan, signature, dtype, n, max_host_memory, needs_all: bool) -> int:
+    """How many runs' records and states fit the host budget beside every run's own results.
+
+    Refuses (one line) a grid whose per-run results alone do not fit.
+    """
+    budget = devices.default_host_budget() if max_host_memory is None else int(max_host_memory)
+    per_run, traced = host_bytes_per_run(experiment, plan, signature, dtype)
+    if n * per_run > HOST_SHARE_FOR_RESULTS * budget:
+        raise UserError(f"{n:,} settings need {devices.format_bytes(n * per_run)} of host memory for their results "
+                        f"({per_run} bytes each), more than the host budget of {devices.format_bytes(budget)}: "
+                        "sweep fewer settings (a smaller --grid) or raise --max-host-memory")
+    room = max(0, budget - n * per_run) // max(traced, 1)
+    if needs_all and room < n:
+        raise UserError(f"experiment {experiment.name!r} judges its runs from every run's records (no known global "
+                        f"minimum, or its own classify), and {n:,} settings' records need "
+                        f"{devices.format_bytes(n * (per_run + traced))}, more than the host budget of "
+                        f"{devices.format_bytes(budget)}: sweep fewer settings, fewer --records, or raise "
+                        "--max-host-memory")
+    return int(room)
+
+
 def sweep(
     experiment: Experiment,
     grid: Grid | None = None,
@@ -322,62 +482,103 @@ def sweep(
     *,
     seed: int = 0,
     records: int = 25,
+    precision: str | None = None,
     chunk_size: int | None = None,
     max_memory: int | None = None,
+    max_host_memory: int | None = None,
     checkpoint: Path | str | None = None,
     progress: bool = False,
     examples_per_outcome: int = 2,
 ) -> SweepResult:
-    """Train every grid point of `experiment` for `steps` steps and classify the runs.
+    """Train every grid point of `experiment` for `steps` steps and judge the runs.
 
-    `records` record points (plus step 0) are kept per run. The grid runs in
-    chunks: `chunk_size` runs at a time, or as many as fit `max_memory` bytes
-    per device (default: `devices.default_memory_budget()`); chunking never
-    changes a number. With `checkpoint` (a folder) finished chunks are saved
-    and an interrupted sweep resumes where it stopped; `progress` shows a bar.
-    A few representative runs per outcome are re-run with every step recorded
-    (`result.examples`) for the curve plots.
+    `records` record points (plus step 0) are kept per run. `precision`
+    ("float32" or "float64"; default: the experiment's) is the float type of
+    every array: grid columns, states, records (float64 turns on JAX's x64
+    mode for this call only). The grid runs in chunks: `chunk_size` runs at a
+    time, or as many as fit `max_memory` bytes per device (default:
+    `devices.default_memory_budget()`); chunking never changes a number. The
+    host keeps every run's outcome, measure and final metrics, and the
+    records and final states of as many runs as fit `max_host_memory` bytes
+    (default: `devices.default_host_budget()`; an evenly spread sub-grid when
+    not all fit). With `checkpoint` (a folder) finished chunks are saved and an
+    interrupted sweep resumes where it stopped; `progress` shows a bar.
+    A few representative runs per outcome (and the experiment's `highlights`)
+    become `result.examples`: their final state from this very sweep, and their
+    metrics at up to `EXAMPLE_POINTS` steps, recorded by running them again.
+
+    >>> import edujax as ej, optax
+    >>> bowl = ej.minimize(name="bowl", loss=lambda x, h: 0.5 * x**2, params=lambda key, h: 3.0,
+    ...                    optimizer=lambda h: optax.sgd(h["learning_rate"]),
+    ...                    grid=ej.Grid(ej.values("learning_rate", [0.5, 2.5])), steps=50, global_min=0.0)
+    >>> ej.sweep(bowl).labels.tolist()
+    ['converged', 'diverged']
     """
     started = time.perf_counter()
     grid = grid or experiment.grid
     steps = check_steps(experiment.steps if steps is None else steps)
-    columns = hparam_columns(experiment, grid)
-    plan = RecordPlan.make(steps, records)
-    out, stats = _run_chunks(experiment, plan, columns, seed, chunk_size=chunk_size, max_memory=max_memory,
-                             checkpoint=checkpoint, progress=progress)
+    precision = check_precision(experiment.precision if precision is None else precision)
+    with jax.enable_x64(precision == "float64"):
+        result = _sweep(experiment, grid, steps, seed=seed, records=records, dtype=np.dtype(precision),
+                        chunk_size=chunk_size, max_memory=max_memory, max_host_memory=max_host_memory,
+                        checkpoint=checkpoint, progress=progress, examples_per_outcome=examples_per_outcome)
+    result.info["wall_s"] = time.perf_counter() - started
+    return result
 
+
+def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_memory, max_host_memory, checkpoint,
+           progress, examples_per_outcome) -> SweepResult:
+    columns = hparam_columns(experiment, grid, dtype)
+    signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
+    plan = RecordPlan.make(steps, records)
+    judged = experiment.global_min is not None
+    needs_all = not judged or experiment.classify is not None
+    room = host_budget_runs(experiment, plan, signature, dtype.name, grid.size, max_host_memory, needs_all)
+    kept_index = kept_subgrid(grid.shape, room)
+    kept_shape = tuple(len(i) for i in kept_index)
+    kept_rows = np.ravel_multi_index(np.meshgrid(*kept_index, indexing="ij"), grid.shape).ravel()
+    out, stats = _run_chunks(experiment, plan, columns, seed, dtype=dtype, global_min=experiment.global_min,
+                             kept_rows=kept_rows, keep_state=True, chunk_size=chunk_size, max_memory=max_memory,
+                             checkpoint=checkpoint, progress=progress)
+    runs, kept = out["runs"], out["kept"]
+    host_start = time.perf_counter()
     global_min = experiment.global_min
-    if global_min is None:
-        finite = out["traces"]["loss"][np.isfinite(out["traces"]["loss"])]
-        global_min = float(finite.min()) if finite.size else 0.0
-    codes = classify(out["traces"]["loss"], out["tv"], global_min, experiment.criteria)
+    if not judged:  # every run's records are kept (needs_all): f* is the lowest loss any run reached
+        lows = kept["lo"][np.isfinite(kept["lo"])]
+        global_min = float(lows.min()) if lows.size else 0.0
+        verdict = jax.jit(lambda r, f: judge(r, f, plan.record_steps, experiment.criteria))(
+            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen")}},
+            np.asarray(global_min, dtype))
+        runs.update(jax.device_get(verdict))
+    _check_not_broken(experiment, runs)
+    codes = np.asarray(runs["outcome"])
     colors = experiment.outcome_colors
     if experiment.classify is not None:
-        runs = {"loss": out["traces"]["loss"], "tv": out["tv"], "final": out["final"]}
-        codes = np.asarray(experiment.classify(runs, codes))
-        if codes.shape != out["tv"].shape[:1] or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
+        hook_runs = {"loss": kept["records"]["loss"], "hi": kept["hi"], "lo": kept["lo"], "initial": runs["initial"],
+                     "final": runs["final"], "frozen": runs["frozen"], "record_steps": plan.record_steps}
+        codes = np.asarray(experiment.classify(hook_runs, codes))
+        if codes.shape != (grid.size,) or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
             raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
         codes = codes.astype(np.int8)
 
-    picks = representatives(codes, examples_per_outcome, len(colors))
-    examples = {"index": picks, "outcome": codes[picks]}
-    if len(picks):
-        slots = examples_per_outcome * len(colors)  # fixed batch: one compile serves every sweep
-        every_step = RecordPlan.make(steps, steps, all_metrics=True)
-        rows = {name: col[np.resize(picks, slots)] for name, col in columns.items()}
-        example_out, _ = _run_chunks(experiment, every_step, rows, seed, chunk_size=slots)
-        examples.update({name: trace[: len(picks)] for name, trace in example_out["traces"].items()})
-
+    examples = _examples(experiment, grid, steps, seed, columns, codes, kept_rows, kept["state"], dtype,
+                         examples_per_outcome, len(colors))
     shape = grid.shape
+    stats["host_s"] = time.perf_counter() - host_start
     return SweepResult(
         experiment=experiment.name,
         axes=grid.axes,
         steps=steps,
         hparams={name: col.reshape(shape) for name, col in columns.items()},
         outcome=codes.reshape(shape),
-        loss=out["traces"]["loss"].reshape(shape + (-1,)),
-        tv=out["tv"].reshape(shape + (-1,)),
-        final={name: value.reshape(shape) for name, value in out["final"].items()},
+        measure=np.asarray(runs["measure"], np.float32).reshape(shape),
+        steps_to_go=np.asarray(runs["steps_to_go"], np.float32).reshape(shape),
+        frozen=np.asarray(runs["frozen"]).reshape(shape),
+        loss=kept["records"]["loss"].reshape(kept_shape + (-1,)),
+        hi=kept["hi"].reshape(kept_shape + (-1,)),
+        lo=kept["lo"].reshape(kept_shape + (-1,)),
+        trace_index=kept_index,
+        final={name: value.reshape(shape) for name, value in runs["final"].items()},
         record_steps=plan.record_steps,
         examples=examples,
         boundaries=evaluate_boundaries(experiment, grid),
@@ -385,14 +586,50 @@ def sweep(
         info={
             "description": experiment.description,
             "global_min": global_min,
-            "global_min_known": experiment.global_min is not None,
+            "global_min_known": judged,
             "criteria": dataclasses.asdict(experiment.criteria),
+            "precision": dtype.name,
             "seed": seed,
+            "traced_runs": int(len(kept_rows)),
             **stats,
-            "wall_s": time.perf_counter() - started,
             "settings_steps_per_s": math.prod(shape) * steps / max(stats["run_s"], 1e-12),
             "jax_version": jax.__version__,
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         },
     )
 
+
+def _check_not_broken(experiment: Experiment, runs: dict) -> None:
+    """A loss that is not finite at step 0 in every setting is a broken experiment, not a map of divergence."""
+    start = np.asarray(runs["initial"]["loss"])
+    if start.size and not np.isfinite(start).any():
+        raise UserError(f"experiment {experiment.name!r} is broken: its loss is {start.flat[0]} at step 0 in every "
+                        "setting, before any update (check the loss and the start point)")
+
+
+def _examples(experiment, grid, steps, seed, columns, codes, kept_rows, states, dtype, per_outcome, n_outcomes):
+    """The representative runs: the experiment's highlights, then up to `per_outcome` kept runs per outcome.
+
+    Their final states come from the sweep itself; their metrics at up to
+    `EXAMPLE_POINTS` steps from running them again (same hyperparameters, key
+    and vectorised machine code).
+    """
+    highlights = nearest_cells(grid, experiment.highlights)
+    picks = kept_rows[representatives(codes[kept_rows], per_outcome, n_outcomes)] if per_outcome else np.zeros(0, int)
+    picks = np.concatenate([highlights, picks[~np.isin(picks, highlights)]]).astype(np.int64)
+    position = {row: i for i, row in enumerate(kept_rows.tolist())}
+    examples = {"index": picks, "outcome": codes[picks]}
+    if not len(picks):
+        return examples
+    if all(int(p) in position for p in picks):
+        where = np.asarray([position[int(p)] for p in picks])
+        signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
+        template = run_shapes(experiment, RecordPlan.make(steps, 1), signature, np.dtype(dtype).name)[2]
+        examples["state"] = restore_state(template, [leaf[where] for leaf in jax.tree.leaves(states)])
+    slots = per_outcome * n_outcomes + len(highlights)  # fixed batch: one compile serves every sweep
+    plan = RecordPlan.make(steps, EXAMPLE_POINTS, all_metrics=True)
+    rows = {name: col[np.resize(picks, slots)] for name, col in columns.items()}
+    out, _ = _run_chunks(experiment, plan, rows, seed, dtype=dtype, kept_rows=np.arange(len(picks)), chunk_size=slots)
+    examples["step"] = plan.record_steps
+    examples.update(out["kept"]["records"])
+    return examples

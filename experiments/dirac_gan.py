@@ -24,14 +24,17 @@ in, as long as h < 4γ (simultaneous, γ ≤ 1) or h < 4(√(γ² + 1) − γ)
 (0, 0) f' is no longer ½, so the real boundaries bend away from them at large h.
 
 The classifier judges the squared distance to equilibrium, θ² + ψ² (so
-f* = 0), with the engine's rules and two thresholds changed: ``converged``
-means the distance fell below 1% of where it started (rtol = 1e-4 on its
-square, the default), ``diverged`` that the squared distance grew tenfold
-(diverge_factor = 10) or kept growing in the final quarter of the run, and
-``settle = 0`` disables the "settled above the minimum" rule: away from (0,
-0) the iterates never stop, and a cycle of constant radius still moves.
-Runs start at (θ, ψ) = (1, 0) (the generator off the data, an untrained
-discriminator); `theta0` and `psi0` can be swept too.
+f* = 0), with the engine's rules (`edujax.outcomes`): ``converged`` means the
+distance fell below 1% of where it started and stayed there. Far from (0, 0)
+the game saturates: once ψθ ≫ 1, f'(ψθ) = σ(−ψθ) vanishes, the
+discriminator's verdict is certain and the generator's gradient dies, so a run
+that spiralled out does not blow up: it *freezes* at a finite distance
+(``stalled``: stopped, although the distance's own gradient 2(θ, ψ) has not
+vanished — there is no local minimum here). ``oscillating`` is a cycle whose
+swing does not shrink (alternating steps at small h), ``slow`` a spiral that
+is still closing in, and ``diverged`` a distance still growing to new highs
+when the steps run out. Runs start at (θ, ψ) = (1, 0) (the generator off the
+data, an untrained discriminator); `theta0` and `psi0` can be swept too.
 
 Grid: learning rate h (log) × R1 weight γ (from 0) × update order (panels).
 """
@@ -42,11 +45,10 @@ import optax
 from matplotlib.figure import Figure
 
 import edujax as ej
-from edujax.outcomes import COLORS
 
 UPDATES = ("simultaneous", "alternating")
 SHAPES = {"converged": "spiral in", "slow": "spiral in (slowly)", "oscillating": "cycle", "diverged": "spiral out",
-          "local_min": "stuck"}
+          "local_min": "stuck", "stalled": "spiral out, then freeze"}
 
 
 def f(t):
@@ -69,7 +71,7 @@ def r1_penalty(psi, gamma):
 
 
 def init(key, hparams):
-    theta, psi = jnp.float32(hparams["theta0"]), jnp.float32(hparams["psi0"])
+    theta, psi = jnp.asarray(hparams["theta0"]), jnp.asarray(hparams["psi0"])
     sgd = optax.sgd(hparams["learning_rate"])
     return theta, psi, sgd.init(theta), sgd.init(psi)
 
@@ -102,34 +104,32 @@ def stability_limit(hparams):
     return np.where(limit > 0, limit, np.nan)
 
 
-#: The four textbook cases drawn in the phase plane: (learning rate, γ, update).
+#: The four textbook cases drawn in the phase plane: (learning rate, γ, update), always among the examples.
 PHASE_CASES = ((0.1, 0.0, "simultaneous"), (0.1, 0.0, "alternating"), (0.1, 0.2, "simultaneous"), (0.1, 0.2, "alternating"))
-PHASE_STEPS = 600  # about five turns at h = 0.1
 
 
 def phase_plane(result, out_dir):
-    """θ–ψ paths of the four textbook cases (update order × with/without R1).
-
-    They are re-run here for `PHASE_STEPS` steps (a blink: four scalar games)
-    through `ej.sweep`, whose examples hold every step of θ and ψ.
-    """
-    cases = [(h, gamma, UPDATES.index(update)) for h, gamma, update in PHASE_CASES]
-    grid = ej.Grid(ej.points("case", cases, columns=("learning_rate", "gamma", "update")))
-    runs = ej.sweep(experiment, grid, PHASE_STEPS, examples_per_outcome=len(cases))
+    """θ–ψ paths of the four textbook cases (update order × with/without R1): the sweep's own runs at the grid
+    cells nearest to them (`highlights`), as recorded for its representative runs."""
+    ex = result.examples
     fig = Figure(figsize=(12, 3.6), layout="constrained")
-    for ax, (h, gamma, update), i in zip(fig.subplots(1, len(cases)), PHASE_CASES, range(len(cases))):
-        row = int(np.flatnonzero(runs.examples["index"] == i)[0])
-        theta, psi = runs.examples["theta"][row], runs.examples["psi"][row]
-        outcome = runs.labels[i]
-        ax.plot(theta, psi, lw=0.7, color=COLORS[outcome])
+    for ax, row in zip(fig.subplots(1, len(PHASE_CASES)), range(len(PHASE_CASES))):
+        index = int(ex["index"][row])
+        h, gamma = (float(result.hparams[name].ravel()[index]) for name in ("learning_rate", "gamma"))
+        update = UPDATES[int(result.hparams["update"].ravel()[index])]
+        theta, psi = ex["theta"][row], ex["psi"][row]
+        outcome = result.outcome_names[ex["outcome"][row]]
+        color = result.outcome_colors[outcome]
+        ax.plot(theta, psi, lw=0.7, color=color)
         ax.plot(theta[0], psi[0], "o", color="black", ms=4)
         ax.plot(0, 0, "k*", ms=9)
         reach = 1.1 * max(np.abs(theta).max(), np.abs(psi).max())
         ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="generator θ", ylabel="discriminator ψ")
-        ax.set_title(f"{update}, γ = {gamma:g}: {SHAPES[outcome]}", fontsize=9, color=COLORS[outcome])
-    fig.suptitle(f"Dirac-GAN, h = {PHASE_CASES[0][0]:g}, {PHASE_STEPS} steps from (1, 0) (dot); star: the equilibrium", fontsize=11)
+        ax.set_title(f"{update}, h = {h:.3g}, γ = {gamma:.3g}:\n{outcome} ({SHAPES[outcome]})", fontsize=9, color=color)
+    fig.suptitle(f"Dirac-GAN: the sweep's runs at four cells, {result.steps} steps from (1, 0) (dot); star: the"
+                 " equilibrium", fontsize=11)
     fig.savefig(out_dir / "phase_plane.png", dpi=130)
-    return {"phase_plane.png": "(θ, ψ) paths without and with R1, simultaneous vs alternating: spiral out, cycle, spiral in."}
+    return {"phase_plane.png": "(θ, ψ) paths of the sweep's own runs without and with R1, simultaneous vs alternating."}
 
 
 experiment = ej.Experiment(
@@ -145,7 +145,8 @@ experiment = ej.Experiment(
     steps=8000,
     defaults={"theta0": 1.0, "psi0": 0.0},
     global_min=0.0,
-    criteria=ej.Criteria(diverge_factor=10.0, settle=0.0),
     boundaries=(ej.Boundary("linearised stability limit", "learning_rate", stability_limit),),
     figures=phase_plane,
+    highlights=tuple({"learning_rate": h, "gamma": gamma, "update": UPDATES.index(update)}
+                     for h, gamma, update in PHASE_CASES),
 )

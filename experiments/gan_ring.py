@@ -154,7 +154,7 @@ def classify(runs, codes):
     final_quarter = runs["loss"][:, -(runs["loss"].shape[1] // 4 + 1):]
     fall = final_quarter[:, 0] - final_quarter[:, -1]
     swing = (np.abs(np.diff(final_quarter, axis=1)).sum(1) - np.abs(fall)) / 2  # movement against the trend
-    finite = np.isfinite(runs["final"]["d_loss"]) & np.isfinite(runs["final"]["g_loss"]) & np.isfinite(runs["tv"]).all(1)
+    finite = np.isfinite(runs["final"]["d_loss"]) & np.isfinite(runs["final"]["g_loss"]) & np.isfinite(runs["hi"]).all(1)
     names = list(experiment.outcome_colors)
     return np.select(
         [~finite, swing > SWING, (fall > SWING) | (runs["final"]["quality"] < LEARNED), runs["final"]["modes"] < N_MODES],
@@ -163,26 +163,18 @@ def classify(runs, codes):
     )
 
 
-def final_samples(hparams, key, steps, z):
-    """Train one run as the runner does (seed folded into the key, `steps`
-    updates) and return G(z): the generator behind its final metrics."""
-    state = init(jax.random.fold_in(key, hparams["seed"]), hparams)
-    state = jax.lax.scan(lambda s, _: (step(s, hparams)[0], None), state, None, length=steps)[0]
-    return generate(state[0], z)
-
-
 def sample_scatter(result, out_dir):
     """Generated samples of the representative runs next to the data.
 
-    The sweep keeps no parameters, so the runs are trained again here (same
-    hyperparameters and seed key, batched differently). Titles give the
-    outcome the sweep assigned and the metrics of the samples drawn.
+    Each panel draws 1,000 samples from the generator the sweep itself ended
+    with (its final state, kept in `result.examples`), so the picture shows the
+    very run the map classified; the title gives the sweep's recorded final
+    metrics for that cell.
     """
     ex = result.examples
-    hparams = {name: jnp.asarray(col.ravel()[ex["index"]]) for name, col in result.hparams.items()}
+    generators = ex["state"][0]  # the state is (G, D, G's Adam, D's Adam, mode shares, key), one per example
     z = jax.random.normal(jax.random.key(1), (1000, NOISE_DIM))
-    train = jax.jit(jax.vmap(final_samples, in_axes=(0, None, None, None)), static_argnums=2)
-    samples = np.asarray(train(hparams, jax.random.key(result.info["seed"]), result.steps, z))
+    samples = np.asarray(jax.vmap(generate, in_axes=(0, None))(generators, z))
     data = np.asarray(sample_data(jax.random.key(2), 1000))
     codes = sorted(set(ex["outcome"].tolist()))
     per_row = max(int(np.sum(ex["outcome"] == c)) for c in codes)
@@ -193,19 +185,20 @@ def sample_scatter(result, out_dir):
     for r, code in enumerate(codes):
         name = result.outcome_names[code]
         for c, row in enumerate(np.flatnonzero(ex["outcome"] == code)):
+            index = int(ex["index"][row])
             ax = panels[r, c]
             ax.set_axis_on()
             ax.scatter(data[:, 0], data[:, 1], s=1, color="0.8")
             ax.scatter(samples[row, :, 0], samples[row, :, 1], s=1, color=result.outcome_colors[name])
-            shown = mode_metrics(mode_shares(samples[row]))
             ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xticks=[], yticks=[])
-            ax.set_title(f"{name}: lr_G {hparams['lr_g'][row]:.2g}, lr_D {hparams['lr_d'][row]:.2g}\n"
-                         f"shown: {int(shown['modes'])} modes, {float(shown['quality']):.0%} high quality",
+            lr_g, lr_d = (result.hparams[k].ravel()[index] for k in ("lr_g", "lr_d"))
+            modes, quality = (result.final[k].ravel()[index] for k in ("modes", "quality"))
+            ax.set_title(f"{name}: lr_G {lr_g:.2g}, lr_D {lr_d:.2g}\n{int(modes)} modes, {quality:.0%} high quality",
                          fontsize=8, color=result.outcome_colors[name])
-    fig.suptitle(f"gan_ring: representative runs re-trained for {result.steps} steps,\n1,000 samples (colour)"
-                 " over the data (grey); GAN training is chaotic,\nso a re-run can drift from the sweep's run", fontsize=9)
+    fig.suptitle(f"gan_ring: the final generators of representative runs after {result.steps} steps:\n1,000 samples"
+                 " (colour) over the data (grey); titles: the sweep's final metrics", fontsize=9)
     fig.savefig(out_dir / "samples.png", dpi=130)
-    return {"samples.png": "Generated samples of representative runs of each outcome, over the 8-mode ring."}
+    return {"samples.png": "Samples from the final generator of representative runs of each outcome, over the 8-mode ring."}
 
 
 experiment = ej.Experiment(

@@ -65,33 +65,31 @@ def sgd_or_adam(hparams):
 
 
 def draw_fits(result, out_dir):
-    """`figures=` hook: replay the representative runs alone and draw the curves they fitted."""
+    """`figures=` hook: the curves that representative runs ended with, from the sweep's own final weights."""
     from matplotlib.figure import Figure
 
     from edujax.plots import describe_setting
-    from edujax.runner import replay
 
-    # The state of a `minimize` experiment is (parameters, optimizer state).
-    final_weights = jax.jit(lambda hparams: replay(experiment, hparams, result.steps, result.info["seed"])[0][0])
+    final_weights = result.examples["state"][0]  # a `minimize` state is (parameters, optimizer state)
     grid_x = np.linspace(-2.2, 2.2, 200, dtype=np.float32)[:, None]
-    present = [code for code in range(len(ej.OUTCOMES)) if np.any(result.examples["outcome"] == code)]
+    fitted = np.asarray(jax.vmap(predict, in_axes=(0, None))(final_weights, grid_x))
+    present = [code for code in range(len(result.outcome_names)) if np.any(result.examples["outcome"] == code)]
     fig = Figure(figsize=(3.6 * len(present), 3.6), layout="constrained")
     for ax, code in zip(fig.subplots(1, len(present), squeeze=False)[0], present):
         ax.plot(grid_x, np.sin(3 * grid_x) + grid_x**2 / 4, "--", color="grey", lw=1, label="sin(3x) + x²/4")
         ax.scatter(X, Y, s=6, color="black", zorder=3)
         for row in np.flatnonzero(result.examples["outcome"] == code):
             index = int(result.examples["index"][row])
-            hparams = {name: column.ravel()[index] for name, column in result.hparams.items()}
-            ax.plot(grid_x, predict(final_weights(hparams), grid_x), lw=1.5, label=describe_setting(result, index))
-        outcome = ej.OUTCOMES[code]
-        ax.set_title(outcome, color=ej.COLORS[outcome], fontweight="bold")
+            ax.plot(grid_x, fitted[row], lw=1.5, label=describe_setting(result, index))
+        outcome = result.outcome_names[code]
+        ax.set_title(outcome, color=result.outcome_colors[outcome], fontweight="bold")
         ax.set_ylim(-2.5, 2.5)
         ax.set_xlabel("x")
         ax.legend(fontsize=6, loc="lower right")
     fig.suptitle(f"{result.experiment}: the curve each representative run has fitted after {result.steps} steps"
                  " (diverged runs have no curve left)", fontsize=11)
     fig.savefig(out_dir / "fits.png", dpi=120)
-    return {"fits.png": "The curves fitted by representative runs of each outcome (replayed alone), over the data."}
+    return {"fits.png": "The curves fitted by representative runs of each outcome (the sweep's final weights), over the data."}
 
 
 experiment = ej.minimize(

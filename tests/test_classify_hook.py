@@ -21,7 +21,7 @@ def bowl(**fields):
 
 def relabel_instant(runs, codes):
     """Converged runs already at the minimum by the first record point after the start become 'instant'."""
-    return np.where((codes == ej.OUTCOMES.index("converged")) & (runs["loss"][:, 1] < 1e-3), 5, codes)
+    return np.where((codes == ej.OUTCOMES.index("converged")) & (runs["loss"][:, 1] < 1e-3), len(ej.OUTCOMES), codes)
 
 
 def test_classify_relabels_runs_and_the_new_outcome_survives_save_load_and_plots(tmp_path):
@@ -30,7 +30,7 @@ def test_classify_relabels_runs_and_the_new_outcome_survives_save_load_and_plots
     # lr = 1 lands on the minimum in one step (x ← (1 − lr)·x); 0.1 and 1.9 converge geometrically; 3 diverges.
     assert list(result.labels) == ["converged", "instant", "converged", "diverged"]
     assert list(result.counts) == [*ej.OUTCOMES, "instant"] and result.counts["instant"] == 1
-    assert list(result.examples["outcome"]).count(5) == 1  # the new outcome gets its representative run
+    assert list(result.examples["outcome"]).count(len(ej.OUTCOMES)) == 1  # the new outcome gets its representative run
     figures = plots.render(result, tmp_path, experiment)
     result.save(tmp_path, figures)
     loaded = ej.SweepResult.load(tmp_path)

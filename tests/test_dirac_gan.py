@@ -17,15 +17,21 @@ def run(lrs, gammas, update, steps, **extra):
 
 def test_simultaneous_without_r1_spirals_out_for_every_learning_rate():
     lrs = np.geomspace(1e-2, 3.0, 12)
-    result = run(lrs, [0.0], SIM, 6000)
-    assert set(result.labels.ravel()) == {"diverged"}
+    result = run(lrs, [0.0], SIM, 1500)
     # Every step multiplies θ² + ψ² by exactly 1 + h²·f'(θψ)², f' = sigmoid(−t): never a step inwards.
     ex = result.examples
+    assert (ex["step"] == np.arange(1501)).all()
     for row, index in enumerate(ex["index"]):
         h = result.hparams["learning_rate"].ravel()[index]
         theta, psi, r2 = (ex[k][row, :200].astype(np.float64) for k in ("theta", "psi", "loss"))
         slope = 1 / (1 + np.exp(theta * psi))
         np.testing.assert_allclose(r2[1:] / r2[:-1], 1 + h**2 * slope[:-1] ** 2, rtol=1e-5)
+    # So no run gets closer: each is still spiralling out (diverged) or has saturated and frozen far out
+    # (stalled, where f' = σ(−θψ) has underflowed the step), never converged, slow or oscillating.
+    assert set(result.labels.ravel()) <= {"diverged", "stalled"}
+    assert (result.final["loss"] > 1.0).all()
+    frozen = result.labels.ravel() == "stalled"
+    assert frozen.any() and (result.hparams["learning_rate"].ravel()[frozen] > 0.3).all()
 
 
 def test_alternating_without_r1_stays_on_a_bounded_cycle_for_small_learning_rates():
@@ -58,4 +64,8 @@ def test_linearised_stability_limit_separates_spiral_in_from_spiral_out_near_equ
     above = run(list(1.1 * limit), list(gammas), update, 4000, theta0=1e-3)
     diagonal = np.arange(3)
     assert np.all(below.labels[diagonal, diagonal, 0, 0] == "converged")
-    assert np.all(above.labels[diagonal, diagonal, 0, 0] == "diverged")
+    # above it the linearisation spirals out: the run leaves the equilibrium (a thousandfold in distance², at least)
+    # and is still growing, has frozen in the saturated region, or circles on the cycle where R1's damping
+    # balances the growth: it never comes back
+    assert np.isin(above.labels[diagonal, diagonal, 0, 0], ["diverged", "stalled", "oscillating"]).all()
+    assert (above.final["loss"][diagonal, diagonal, 0, 0] > 1e3 * 1e-6).all()

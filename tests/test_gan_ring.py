@@ -50,11 +50,11 @@ def test_outcome_rules():
     flat, falling, swinging = np.full(13, 0.2), np.linspace(0.6, 0.2, 13), 0.3 + 0.15 * (np.arange(13) % 2)
     loss = np.stack([flat, flat, flat, falling, swinging, flat])
     runs = {
-        "loss": np.concatenate([np.ones((6, 38)), loss], axis=1), "tv": np.zeros((6, 50)),
+        "loss": np.concatenate([np.ones((6, 38)), loss], axis=1), "hi": np.ones((6, 50)),
         "final": {"modes": np.array([8, 5, 0, 8, 8, 8.0]), "quality": np.array([0.8, 0.8, 0.05, 0.8, 0.8, 0.8]),
                   "d_loss": np.ones(6), "g_loss": np.ones(6)},
     }
-    runs["tv"][5, 20] = np.inf  # a loss of the last run was non-finite
+    runs["hi"][5, 20] = np.inf  # a loss of the last run was non-finite
     codes = ring.classify(runs, np.zeros(6, np.int8))
     assert [list(rules)[c] for c in codes] == ["converged", "mode_collapse", "slow", "slow", "oscillating", "diverged"]
 
@@ -68,10 +68,13 @@ def small_sweep():
     def counting(experiment, plan, batch, *rest):
         compiled = original(experiment, plan, batch, *rest)
 
-        def call(*args):
-            calls.append((plan.all_metrics, batch))
-            return compiled(*args)
-        return call
+        class Counted:
+            out_info = compiled.out_info
+
+            def __call__(self, *args):
+                calls.append((plan.all_metrics, batch))
+                return compiled(*args)
+        return Counted()
 
     runner._compile = counting
     try:
@@ -88,12 +91,27 @@ def test_the_whole_learning_rate_grid_is_one_compiled_call(small_sweep):
     assert len(sweep_calls) == 1 and sweep_calls[0] >= result.outcome.size == 4  # one call, padded to the batch multiple
 
 
-def test_a_vmapped_run_equals_the_same_run_done_alone(small_sweep):
+def test_the_examples_final_states_are_the_sweeps_own_runs(small_sweep):
+    """One more step from an example's kept final state reproduces the sweep's final metrics of that cell
+    (the metrics describe the state before the update, so they are a function of that state alone): the
+    samples figure draws from the very generator the sweep classified, not a re-trained one."""
     result, _ = small_sweep
-    plan = runner.RecordPlan.make(result.steps, len(result.record_steps) - 1)
-    index = (1, 0, 0)
-    hparams = {name: jnp.asarray(col[index]) for name, col in result.hparams.items()}
-    alone = jax.jit(runner.run_one(ring, plan))(hparams, jax.random.key(result.info["seed"]))
-    for name in ("loss", "d_loss", "g_loss", "quality"):
-        np.testing.assert_allclose(result.final[name][index], alone["final"][name], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result.loss[index], alone["traces"]["loss"], rtol=1e-5, atol=1e-6)
+    for row, index in enumerate(result.examples["index"]):
+        state = jax.tree.map(lambda leaf: leaf[row], result.examples["state"])
+        hparams = {name: jnp.asarray(col.ravel()[index]) for name, col in result.hparams.items()}
+        _, metrics = jax.jit(ring.step)(state, hparams)
+        for name in ("loss", "modes", "quality", "d_loss", "g_loss"):
+            np.testing.assert_allclose(metrics[name], result.final[name].ravel()[index], rtol=1e-6, atol=1e-7)
+
+
+def test_the_samples_figure_titles_are_the_sweeps_metrics(small_sweep, tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    result, _ = small_sweep
+    titles = []
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: titles.append(text) or original(self, text, *a, **k))
+    ring.figures(result, tmp_path)
+    for row, index in enumerate(result.examples["index"]):
+        modes, quality = (result.final[k].ravel()[index] for k in ("modes", "quality"))
+        assert any(f"{int(modes)} modes, {quality:.0%} high quality" in t for t in titles)

@@ -48,7 +48,7 @@ def stability(h):
 @pytest.fixture(scope="module")
 def big(quadratic):
     """A full-size grid: 256 × 256 runs (short ones)."""
-    result = with_measure(ej.sweep(quadratic, steps=50))
+    result = ej.sweep(quadratic, steps=50)
     assert result.outcome.shape == (256, 256)
     return result
 
@@ -70,8 +70,6 @@ def results(tmp_path_factory, big):
     swept = {}
     for experiment in (mixed, oned, faceted):
         result = ej.sweep(experiment)
-        if experiment is not faceted:  # one experiment without a measure: its map has no switch
-            with_measure(result)
         (out / experiment.name).mkdir()
         figures = plots.render(result, out / experiment.name) if experiment is oned else {}
         result.save(out / experiment.name, figures)
@@ -81,16 +79,6 @@ def results(tmp_path_factory, big):
     steeper = ej.sweep(ej.Experiment(**{**oned.__dict__, "defaults": {**oned.defaults, "curvature": 4.0}}))
     ej.compare(out / "oned", steeper, names=("c = 1", "c = 4")).write(out / "oned_steeper")
     return out, swept, page.write(out)
-
-
-def with_measure(result):
-    """The result's measure; where the runner does not record one, log10(final gap / initial gap),
-    and 40 for runs that blew up (what the page must show, whatever the numbers)."""
-    if result.measure is None:
-        with np.errstate(all="ignore"):
-            ratio = np.log10(np.maximum(np.abs(result.loss[..., -1]), 1e-30) / np.abs(result.loss[..., 0]))
-        result.measure = np.where(np.isfinite(result.loss).all(-1), ratio, 40.0).astype(np.float32)
-    return result
 
 
 def payload(path):
@@ -124,12 +112,10 @@ def test_the_page_embeds_every_experiment_exactly(results):
         tolerance = (ranges[:, 1:] - ranges[:, :1]) / 100 / (2 * page.LEVELS) + 1e-9
         assert np.all(np.abs(np.log10(decoded) - np.log10(truth))[finite] <= np.broadcast_to(tolerance, truth.shape)[finite])
         assert data["curves"]["steps"] == result.record_steps.tolist()
-        if result.measure is None:
-            assert data["measure"] is None
-        else:  # the measure's median over the aggregated axes, to a hundredth
-            median = np.median(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
-            stored = unpack(data["measure"]["values"], "<i2").reshape(median.shape) / 100
-            np.testing.assert_allclose(stored, median, atol=0.005 + 1e-6)
+        # the measure's median over the aggregated axes, to a hundredth
+        median = np.median(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
+        stored = unpack(data["measure"]["values"], "<i2").reshape(median.shape) / 100
+        np.testing.assert_allclose(stored, median, atol=0.005 + 1e-6)
     assert (~np.isfinite(swept["mixed"].loss)).any(), "the test grid must include blown-up runs"
 
 
@@ -360,7 +346,6 @@ def test_the_measure_switch_recolours_the_map_and_hover_shows_the_value(loaded):
     tab, swept, errors = loaded
     result = swept["mixed"]  # learning rate × optimizer × 3 seeds: the map shows the median over seeds
     median = np.median(result.measure, axis=2)
-    assert tab.locator("#exp-faceted .view").count() == 0, "no measure saved: no switch"
     api = "edujaxPage.then(maps => maps.mixed"
     assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[plots.majority(result.outcome, (2,))[0, 0]]]
     tab.evaluate(f"{api}.setView('measure'))")

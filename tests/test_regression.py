@@ -9,7 +9,7 @@ import pytest
 import edujax as ej
 from edujax import regression as reg
 from edujax import registry
-from edujax.outcomes import CONVERGED, DIVERGED, OSCILLATING
+from edujax.outcomes import CONVERGED, DIVERGED, OSCILLATING, SLOW
 from edujax.runner import replay
 
 
@@ -104,9 +104,11 @@ def test_l1_never_converged_below_its_step_floor(house_l1):
     tolerance = criteria.atol + criteria.rtol * house_l1.loss[..., 0].take(1, axis=2)  # (lr, start)
     beyond = reg.l1_step_floor(lrs)[:, None] > tolerance + 2e-5
     assert not np.any(l1[beyond] == CONVERGED)
-    # Not vacuous: there, L2 converges while L1 keeps hopping around its minimum.
+    # Not vacuous: there, L2 converges while L1 still crawls along its kinks or hops around its minimum.
     where_l2_converges = beyond & (l2 == CONVERGED)
-    assert np.mean(l1[where_l2_converges] == OSCILLATING) > 0.5
+    assert where_l2_converges.sum() > 100
+    assert np.isin(l1[where_l2_converges], [SLOW, OSCILLATING]).all()
+    assert np.mean(l1[where_l2_converges & (lrs[:, None] > 4)] == OSCILLATING) > 0.9
     assert not np.any(l1 == CONVERGED)  # and no constant step of this grid gets L1 there at all
 
 

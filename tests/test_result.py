@@ -2,6 +2,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -16,20 +17,22 @@ def result(quadratic):
     return ej.sweep(quadratic, grid, 40)
 
 
-def test_save_load_round_trip(result, tmp_path):
+def test_save_load_round_trip(result, tmp_path, quadratic):
     result.save(tmp_path / "r", figures={"heatmap.png": "the map"})
-    loaded = SweepResult.load(tmp_path / "r")
+    loaded = SweepResult.load(tmp_path / "r", quadratic)
     assert loaded.experiment == result.experiment and loaded.steps == result.steps
     assert [a.name for a in loaded.axes] == [a.name for a in result.axes]
     for a, b in zip(loaded.axes, result.axes):
         np.testing.assert_array_equal(a.values, b.values)
         assert (a.scale, a.columns, a.label) == (b.scale, b.columns, b.label)
-    for field in ("outcome", "loss", "tv", "record_steps"):
+    for field in ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field))
     for group in ("hparams", "final", "examples"):
         assert getattr(loaded, group).keys() == getattr(result, group).keys()
         for k in getattr(result, group):
-            np.testing.assert_array_equal(getattr(loaded, group)[k], getattr(result, group)[k])
+            for a, b in zip(jax.tree.leaves(getattr(loaded, group)[k]), jax.tree.leaves(getattr(result, group)[k])):
+                np.testing.assert_array_equal(a, b)
+    assert jax.tree.structure(loaded.examples["state"]) == jax.tree.structure(result.examples["state"])
     np.testing.assert_array_equal(loaded.boundaries[0]["value"], result.boundaries[0]["value"])
     assert loaded.info == json.loads(json.dumps(result.info))
 
@@ -75,19 +78,18 @@ def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch
     grid = ej.Grid(ej.logspace("learning_rate", 1e-3, 3.0, 5), ej.choice("curvature", ["one", "two"]), ej.seeds(3))
     experiment = ej.Experiment(**{**experiment.__dict__, "grid": grid})
     result = ej.sweep(experiment)
-    result.measure = np.arange(result.outcome.size, dtype=np.float32).reshape(result.outcome.shape) / 7
     assert isinstance(result.plot(), Figure)
     assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
     assert repr(result).startswith("SweepResult('tidy', Grid(learning_rate[5] × curvature[2] × seed[3]), 40 steps: ")
 
     table = result.to_pandas()
     assert len(table) == 30 and list(table.columns) == [
-        "learning_rate", "curvature", "seed", "outcome", "measure", "final_grad_norm", "final_loss"]
+        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go", *(f"final_{m}" for m in result.final)]
     for i, j, s in [(0, 0, 0), (4, 1, 2), (2, 1, 0)]:
         row = table.iloc[(i * 2 + j) * 3 + s]  # C order over the grid
         assert row.learning_rate == result.axes[0].values[i] and row.curvature == ["one", "two"][j] and row.seed == s
         assert row.outcome == result.labels[i, j, s] and row.final_loss == result.final["loss"][i, j, s]
-        assert row.measure == result.measure[i, j, s]
+        assert row.measure == result.measure[i, j, s] and row.final_grad_norm == result.final["grad_norm"][i, j, s]
     assert table.outcome.value_counts().to_dict() == {k: v for k, v in result.counts.items()}
 
     monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed

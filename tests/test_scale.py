@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def assert_same_numbers(a, b):
-    for field in ("outcome", "loss", "tv"):
+    for field in ("outcome", "measure", "loss", "hi", "lo"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     for name in a.final:
         np.testing.assert_array_equal(a.final[name], b.final[name], err_msg=name)
