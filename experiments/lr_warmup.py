@@ -20,8 +20,9 @@ What to expect, and why:
 - **Without warmup** (the bottom row) Adam's first steps have size ≈ peak in
   *every* weight at once, since it divides each gradient by its own running
   scale. From random weights, a large peak throws the tanh units into
-  saturation within a few steps, where their gradients nearly vanish, and the
-  run crawls (`slow`) or stops far from a good fit. With this network's seed,
+  saturation within a few steps, where their gradients nearly vanish: the run
+  ends at a stationary point above a good fit (`local_min`, purple: its
+  gradient has all but vanished). With this network's seed,
   after 20 steps at peak 0.1 about 65% of the second layer's pre-activations
   exceed 2.5 in size, against 10% after a 50-step warmup; only peaks up to
   about 0.03 converge.
@@ -31,7 +32,8 @@ What to expect, and why:
   small peak a long warmup leaves too few good steps, and the runs are `slow`:
   the left edge of the green region moves right as the warmup grows.
 - Peaks above ≈ 0.6 fail whatever the warmup: at the top of the ramp the steps
-  are too large for any part of the landscape, and the units saturate anyway.
+  are too large for any part of the landscape, the units saturate anyway, and
+  the runs end at such stationary points too (`local_min`).
 
 `schedules.png` draws the learning rate each representative run used (recorded
 every step by a `metrics` function that takes the step count) above its loss.
