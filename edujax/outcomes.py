@@ -33,21 +33,23 @@ record ``grad_norm``: `edujax.minimize` does). The rules apply in this order:
                    of its course is rounding:
                    ``local_min`` if it stopped at a stationary point — the
                    gradient vanished relative to its scale, κ_T ≤ gtol·κ_0, and
-                   no representable move along it would change the loss,
-                   |∇loss|·|params| ≤ |loss| (when ``param_norm`` is
-                   recorded) — else ``stalled``: a float32 freeze (updates
-                   below the parameters' resolution), a plateau, a saturated
-                   GAN.
+                   relative to the loss's: |∇loss|·|params| ≤ |loss| (moving
+                   the parameters by all of their size along the gradient
+                   would change the loss by less than itself; checked when
+                   ``param_norm`` is recorded) — else ``stalled``: a float32
+                   freeze (updates below the parameters' resolution), a
+                   plateau, a saturated GAN.
 4. ``local_min``   still moving, but settling at a level above f*: the
    / ``stalled``   windows' bottoms fall by steps that shrink geometrically
                    — of three bottoms m windows apart over the final part, the
                    second drop is at most e^(−1/2) times the first (q) — and
                    the level they extrapolate to (the last bottom minus the
-                   geometric tail Δ·q/(1 − q)) is above tol. With the
-                   gradient vanished (κ as in rule 3) that is ``local_min``;
-                   without gradient information it is ``stalled``; with a
-                   gradient that has not vanished the run is still crawling
-                   (a power-law decay, not a minimum) and rule 5 applies.
+                   geometric tail Δ·q/(1 − q)) is above tol. At a stationary
+                   point (as in rule 3) that is ``local_min``; without
+                   gradient information it is ``stalled``; with a gradient
+                   that has not vanished the run is still crawling (a
+                   power-law decay, the slow mode of an ill-conditioned
+                   problem: not a minimum) and rule 5 applies.
 5. ``slow``        still making progress: the loss fell over the final part
                    by at least `trend` of its swings (a steady descent), or
                    the envelope is shrinking by at least one factor e per
@@ -220,7 +222,7 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
 
     outcome = jnp.select(
         [diverged, converged, stopped & stationary, stopped,
-         settling & vanished, settling & ~known_grad, progressing],
+         settling & stationary, settling & ~known_grad, progressing],
         [DIVERGED, CONVERGED, LOCAL_MIN, STALLED, LOCAL_MIN, STALLED, SLOW],
         default=OSCILLATING,
     ).astype(jnp.int8)

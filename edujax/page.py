@@ -70,7 +70,7 @@ STORY = (
     "dirac_gan", "gan_ring",
 )
 #: Figures the page draws itself (interactively), so it does not show their PNGs.
-DRAWN_ON_PAGE = ("heatmap.png",)
+DRAWN_ON_PAGE = ("heatmap.png", "measure.png")
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML in a docstring is shown as text
 
 MEANINGS = {
@@ -181,10 +181,8 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
         median = np.nanmedian(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
-    finite = median[np.isfinite(median)]
-    measure = {"values": pack(quantise_measure(median)),
-               "low": float(min(finite.min(), -1.0)) if finite.size else -1.0,
-               "high": float(max(finite.max(), 1.0)) if finite.size else 1.0}
+    low, high = plots.measure_range(median)  # the colour scale of measure.png
+    measure = {"values": pack(quantise_measure(median)), "low": low, "high": high}
     return {
         "name": result.experiment,
         "shape": list(result.outcome.shape),

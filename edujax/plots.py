@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -105,31 +106,30 @@ def _boundary_lines(ax, result, drawn, facet_index):
     return handles
 
 
-def heatmap(result: SweepResult, path: Path) -> str:
-    """The categorical outcome map, with theory boundaries drawn on top."""
-    heatmap_figure(result).savefig(path, dpi=130)
-    drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
-    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+#: A map draws at most this many cells along an axis (a larger grid is sampled evenly: the picture has fewer
+#: pixels than that anyway, and drawing millions of cells would take longer than the sweep).
+MAX_DRAWN = 512
 
 
-def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
-    """The outcome map as a matplotlib Figure: one panel (or one per value of a third axis), legend, boundaries."""
+def _maps(result: SweepResult, values: np.ndarray, cmap, norm, title: str):
+    """One panel per drawn facet of `values` (grid-shaped after aggregation), theory boundaries on top.
+
+    Returns the figure, and the boundary lines' legend handles."""
     drawn, faceted, aggregated = layout(result)
-    codes = majority(result.outcome, tuple(aggregated))
-    cmap, norm = outcome_colormap(result)
     keep = sorted(drawn + faceted)  # dims left after aggregation, in grid order
     facet_values = [0] if not faceted else list(np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
     fig = Figure(figsize=(6.4 * len(facet_values) ** 0.5 + 2.2 * (len(facet_values) > 1), 5.2), layout="constrained")
     panels = fig.subplots(1, len(facet_values), squeeze=False)[0]
     boundary_handles = []
+    sampled = [_drawn_cells(len(result.axes[d])) for d in drawn]
     for ax, facet in zip(panels, facet_values):
         index = tuple(facet if faceted and dim == faceted[0] else slice(None) for dim in keep)
-        panel = codes[index]
+        panel = values[index][np.ix_(*sampled)]
         x_axis = result.axes[drawn[0]]
-        x_centres, x_edges = edges(x_axis)
+        x_edges = edges(x_axis)[1][_edge_cells(sampled[0])]
         if len(drawn) > 1:
             y_axis = result.axes[drawn[1]]
-            y_edges = edges(y_axis)[1]
+            y_edges = edges(y_axis)[1][_edge_cells(sampled[1])]
             ax.pcolormesh(x_edges, y_edges, panel.T, cmap=cmap, norm=norm, rasterized=True)
             _style_axis(ax, y_axis, "y")
         else:
@@ -142,12 +142,73 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
         if faceted:
             fa = result.axes[faceted[0]]
             ax.set_title(f"{fa.title} = {fa.value_label(facet)}", fontsize=10)
+    notes = [f"over {', '.join(result.axes[i].title for i in aggregated)}"] if aggregated else []
+    if any(len(cells) < len(result.axes[d]) for cells, d in zip(sampled, drawn)):
+        notes.append(f"every {'/'.join(str(-(-len(result.axes[d]) // len(c))) for c, d in zip(sampled, drawn))}th cell drawn")
+    fig.suptitle(f"{result.experiment}: {title} after {result.steps} steps, {result.outcome.size:,} settings"
+                 + (f" ({'; '.join(notes)})" if notes else ""), fontsize=11)
+    return fig, boundary_handles
+
+
+def _drawn_cells(n: int) -> np.ndarray:
+    """Indices of the cells drawn along an axis of `n`: all, or an even sample of `MAX_DRAWN`."""
+    return np.arange(n) if n <= MAX_DRAWN else np.linspace(0, n - 1, MAX_DRAWN).round().astype(int)
+
+
+def _edge_cells(cells: np.ndarray) -> np.ndarray:
+    """Edges around sampled cells: each drawn cell stretches to the next drawn one (indices into the edges)."""
+    return np.concatenate([cells, [cells[-1] + 1]]) if len(cells) < 2 or cells[-1] - cells[0] + 1 == len(cells) \
+        else np.concatenate([[cells[0]], (cells[1:] + cells[:-1] + 1) // 2, [cells[-1] + 1]])
+
+
+def heatmap(result: SweepResult, path: Path) -> str:
+    """The categorical outcome map, with theory boundaries drawn on top."""
+    heatmap_figure(result).savefig(path, dpi=130)
+    drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
+    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+
+
+def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
+    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above."""
+    _, _, aggregated = layout(result)
+    cmap, norm = outcome_colormap(result)
+    codes = majority(result.outcome, tuple(aggregated))
+    fig, boundary_handles = _maps(result, codes, cmap, norm, "outcome" + (" (majority)" if aggregated else ""))
     total = result.outcome.size
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
-    note = f" (majority over {', '.join(result.axes[i].title for i in aggregated)})" if aggregated else ""
-    fig.suptitle(title or f"{result.experiment}: outcome after {result.steps} steps, {total:,} settings{note}", fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
+
+
+def measure_range(measure: np.ndarray) -> tuple[float, float]:
+    """The colour scale's ends for a measure map: robust (1st/99th percentile) and on both sides of 0."""
+    finite = measure[np.isfinite(measure)]
+    if not finite.size:
+        return -1.0, 1.0
+    low, high = np.percentile(finite, [1, 99])
+    return min(float(low), -1e-3), max(float(high), 1e-3)
+
+
+def measure_map(result: SweepResult, path: Path) -> str:
+    """The continuous measure (log10 final gap / initial gap; see `edujax.outcomes`) on a diverging colormap:
+    blue where runs got better by that many decades, red where they got worse or blew up (darkest: earliest)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    _, _, aggregated = layout(result)
+    values = np.median(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
+    low, high = measure_range(values)
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
+    fig, boundary_handles = _maps(result, values, "RdBu_r", norm,
+                                  "log10(final gap / initial gap)" + (" (median)" if aggregated else ""))
+    bar = fig.colorbar(ScalarMappable(norm, "RdBu_r"), ax=fig.axes, location="right", shrink=0.8)
+    bar.set_label("decades gained (< 0, blue) or lost (> 0, red)")
+    if boundary_handles:
+        fig.legend(handles=boundary_handles, loc="outside lower center", frameon=False)
+    fig.savefig(path, dpi=130)
+    return ("The continuous measure of every setting: log10 of its final over its initial gap (blue: decades gained,"
+            " red: lost; runs that blew up beyond the float range are reddest, the earlier the redder).")
 
 
 def describe_setting(result: SweepResult, flat_index: int) -> str:
@@ -188,6 +249,7 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
     directory = Path(directory)
     figures = {
         "heatmap.png": heatmap(result, directory / "heatmap.png"),
+        "measure.png": measure_map(result, directory / "measure.png"),
         "curves.png": curves(result, directory / "curves.png"),
     }
     if experiment is not None and experiment.figures is not None:

@@ -95,9 +95,14 @@ def l1_step_floor(learning_rate):
     return l1_sharpness() * np.asarray(learning_rate) / (2 * len(YEARS))
 
 
+def _float():
+    """The sweep's float type: float64 inside a float64 sweep (`precision="float64"`), float32 otherwise."""
+    return jnp.result_type(float)
+
+
 def _pick(table, index):
     """table[index] for a traced index into a small constant table."""
-    return jnp.asarray(table, jnp.float32)[jnp.asarray(index, jnp.int32)]
+    return jnp.asarray(table, _float())[jnp.asarray(index, jnp.int32)]
 
 
 def start_line(key, hparams):
@@ -109,8 +114,8 @@ def start_line(key, hparams):
 def excess_loss(params, hparams):
     """The loss (½·mean squared or mean absolute residual) minus its minimum, so f* = 0 for both."""
     w, b = params
-    feature = (jnp.asarray(YEARS, jnp.float32) - _pick(OFFSET, hparams["features"])) / _pick(SCALE, hparams["features"])
-    residual = w * feature + b - jnp.asarray(PRICES, jnp.float32)
+    feature = (jnp.asarray(YEARS, _float()) - _pick(OFFSET, hparams["features"])) / _pick(SCALE, hparams["features"])
+    residual = w * feature + b - jnp.asarray(PRICES, _float())
     l2 = 0.5 * jnp.mean(residual**2) - L2_MIN
     l1 = jnp.mean(jnp.abs(residual)) - L1_MIN
     return jnp.where(hparams["loss"] == 0, l2, l1)

@@ -330,11 +330,12 @@ def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, colu
 
 
 def _save_chunk(path: Path, part) -> None:
-    """A finished chunk's host part, compressed (fast zlib level), written atomically."""
+    """A finished chunk's host part, compressed (fast zlib level) and labelled with its own name, written atomically."""
     leaves = jax.tree.leaves(part)
 
     def write(f):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            archive.writestr("chunk.txt", f"{path.parent.name}/{path.name}")
             for i, leaf in enumerate(leaves):
                 with archive.open(f"{i}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asarray(leaf), allow_pickle=False)
@@ -343,10 +344,15 @@ def _save_chunk(path: Path, part) -> None:
 
 
 def _load_chunk(path: Path, like):
-    """A saved chunk with the structure and shapes of `like`, or None if it is damaged (then it is deleted)."""
+    """A saved chunk with the structure and shapes of `like`, or None if it is damaged or not this chunk
+    (truncated, corrupted, copied from elsewhere): then it is deleted, to be recomputed."""
     expected = jax.tree.leaves(like)
     try:
         with zipfile.ZipFile(path) as archive:
+            if archive.read("chunk.txt").decode() != f"{path.parent.name}/{path.name}":
+                raise ValueError("another chunk's data")
+            if len(archive.namelist()) != len(expected) + 1:
+                raise ValueError("unexpected members")
             leaves = []
             for i, want in enumerate(expected):
                 with archive.open(f"{i}.npy") as member:
@@ -354,9 +360,7 @@ def _load_chunk(path: Path, like):
                 if leaf.shape != want.shape or leaf.dtype != want.dtype:
                     raise ValueError(f"leaf {i}: {leaf.shape} {leaf.dtype}, expected {want.shape} {want.dtype}")
                 leaves.append(leaf)
-            if len(archive.namelist()) != len(expected):
-                raise ValueError("unexpected members")
-    except Exception:  # truncated, corrupted or foreign: recompute it
+    except Exception:  # any failure to read it back whole means: recompute it
         path.unlink(missing_ok=True)
         return None
     return jax.tree.unflatten(jax.tree.structure(like), leaves)

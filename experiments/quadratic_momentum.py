@@ -26,7 +26,7 @@ def loss(params, hparams):
 
 
 def start(key, hparams):
-    return jnp.float32(START[0]), jnp.float32(START[1])
+    return jnp.asarray(START[0], jnp.result_type(float)), jnp.asarray(START[1], jnp.result_type(float))
 
 
 def heavy_ball(hparams):

@@ -102,3 +102,47 @@ def test_an_interrupted_sweep_resumes_and_ends_identical(tmp_path):
     whole = tmp_path / "whole"
     subprocess.run([*cmd[:-1], str(whole)], cwd=REPO, check=True, capture_output=True, timeout=300)
     assert_same_numbers(SweepResult.load(out / "quadratic"), SweepResult.load(whole / "quadratic"))
+
+
+def test_damaged_checkpoints_are_detected_discarded_and_recomputed(quadratic, tmp_path):
+    """A truncated chunk, a chunk of another shape and a chunk that is not a zip at all: each is thrown away and
+    recomputed; the result equals a sweep without checkpoints, bit for bit."""
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 16), ej.linspace("start_angle", 0.0, 90.0, 16))
+    first = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path)
+    chunks = sorted(tmp_path.glob("*/chunk-*.npz"))
+    assert len(chunks) == first.info["chunks"] >= 3
+    chunks[0].write_bytes(chunks[0].read_bytes()[:100])  # truncated mid-write (by something other than edujax)
+    chunks[1].write_bytes(b"not a zip file")
+    chunks[2].write_bytes(chunks[-1].read_bytes() if chunks[2] != chunks[-1] else b"")  # a chunk of another size
+    again = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path)
+    assert again.info["resumed_chunks"] == len(chunks) - 3
+    fresh = ej.sweep(quadratic, grid, 60, chunk_size=64)
+    assert_same_numbers(again, fresh)
+    assert sorted(tmp_path.glob("*/chunk-*.npz")) == chunks, "the damaged chunks are saved again, whole"
+
+
+HUGE_STEPS_SCRIPT = """
+import resource, sys
+import edujax as ej
+from edujax import registry
+experiment = registry.load("quadratic")
+grid = ej.Grid(ej.values("learning_rate", [1e-7, 1e-3, 0.1, 0.3]), ej.values("start_angle", [10.0, 80.0]))
+result = ej.sweep(experiment, grid, int(sys.argv[1]))
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(peak_mb, result.examples["loss"].shape[1], ",".join(result.labels.ravel()))
+"""
+
+
+def test_memory_does_not_grow_with_the_number_of_steps():
+    """Ten thousand times more steps, the same memory (records, envelope and examples are bounded), and the labels
+    of the closed form: 1e-7 is slow, 1e-3 and 0.1 converge, 0.3 > 2/λ_max diverges."""
+    peaks = {}
+    for steps in (1_000, 10_000_000):
+        proc = subprocess.run([sys.executable, "-c", HUGE_STEPS_SCRIPT, str(steps)], cwd=REPO, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        peak, points, labels = proc.stdout.split()
+        peaks[steps] = float(peak)
+        assert int(points) == min(steps, 2000) + 1
+    assert labels.split(",") == ["slow", "slow", "converged", "converged", "converged", "converged", "diverged", "diverged"]
+    assert peaks[10_000_000] < peaks[1_000] + 100, peaks  # MB: no trace of the 1e7 steps is kept

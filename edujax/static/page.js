@@ -10,9 +10,10 @@
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
   const chip = (code) => `<span class="chip" style="background:${COLORS[code]}"></span>${esc(DATA.outcomes[code])}`;
 
-  // The measure's diverging colormap (ColorBrewer RdBu, blue for negative): white at 0, the full
-  // blue at the experiment's lowest value and the full red at its highest (two slopes, as
-  // matplotlib's TwoSlopeNorm). Runs without a measure are grey.
+  // The measure's diverging colormap, as measure.png's (ColorBrewer RdBu, blue for negative): white at
+  // 0, the full blue at the low end of the scale and the full red at its high end (two slopes, as
+  // matplotlib's TwoSlopeNorm; the ends are the 1st and 99th percentiles, beyond them the colour
+  // stays). Runs without a measure are grey.
   const DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
   const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
   function diverging(t) { // t in [0, 1]
@@ -247,8 +248,8 @@
       let keys = present.map((c) => `<span>${chip(c)}</span>`).join("");
       if (state.view === "measure") {
         const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${diverging(t)} ${t * 100}%`).join(", ");
-        keys = `<span class="colorbar"><b>${M.low.toFixed(1)}</b><i style="background:linear-gradient(to right, ${stops})"></i>
-          <b>+${M.high.toFixed(1)}</b></span><span class="measure-note">log10(final gap / initial gap): blue converged by that many
+        keys = `<span class="colorbar"><b>${+M.low.toPrecision(2)}</b><i style="background:linear-gradient(to right, ${stops})"></i>
+          <b>+${+M.high.toPrecision(2)}</b></span><span class="measure-note">log10(final gap / initial gap): blue converged by that many
           decades, red blew up${measure.includes(DATA.missing) ? `; <span class="chip" style="background:${MISSING_COLOR}"></span>no measure` : ""}</span>`;
       }
       section.querySelector(".legend").innerHTML = keys + lines;
