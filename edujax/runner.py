@@ -132,14 +132,19 @@ def _float_leaves(tree) -> list:
     return [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
 
 
+def _norm(leaves) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in leaves)) if leaves else jnp.asarray(0.0)
+
+
 def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = False):
     """`(hparams, key) -> reduced run` for one grid point: the body to vmap.
 
     Returns the loss (with `plan.all_metrics`, every metric) at the record
     points (``records``), the loss's largest and smallest value in each record
     window, every metric at the first (``initial``) and last step (``final``),
-    ``frozen`` (one more update changes no bit of the floating state) and,
-    with `keep_state`, the final training state.
+    ``frozen`` (one more update changes no bit of the floating state),
+    ``moved`` (that update's size relative to the state's) and, with
+    `keep_state`, the final training state.
 
     Each step's metrics describe the state *before* its update. Across
     windows the carry is only the state and the envelope: whatever else a step
@@ -186,8 +191,10 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
         hi, lo = hi.at[-1].set(jnp.maximum(hi_end, final["loss"])), lo.at[-1].set(jnp.minimum(lo_end, final["loss"]))
         after, before = _float_leaves(following), _float_leaves(state)
         frozen = jnp.all(jnp.stack([jnp.all(a == b) for a, b in zip(after, before)])) if before else jnp.asarray(False)
+        moved = _norm([a - b for a, b in zip(after, before)]) / jnp.maximum(_norm(before), jnp.finfo(dtype).tiny)
         out = {"records": {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()},
-               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen}
+               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen,
+               "moved": moved.astype(dtype)}
         if keep_state:
             out["state"] = storable(state)  # PRNG keys as raw data, which NumPy can hold
         return out
@@ -199,12 +206,12 @@ def judge(runs: dict, global_min, record_steps, criteria) -> dict:
     """`assess` on a batch of reduced runs (the outputs of `run_one`)."""
     initial, final = runs["initial"], runs["final"]
     return assess(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, record_steps, criteria,
-                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), param=final.get("param_norm"),
-                  frozen=runs["frozen"])
+                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), newton=final.get("newton_gain"),
+                  frozen=runs["frozen"], moved=runs["moved"])
 
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
-PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "initial", "final")
+PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
 
 
 def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool):
@@ -281,7 +288,7 @@ def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dt
 def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str) -> tuple[int, int]:
     """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
     hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
-    per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen")})
+    per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen", "moved")})
     per_run += 1 + 4 + 4  # outcome, measure, steps to go
     traced = devices.nbytes({k: outputs[k] for k in ("records", "hi", "lo", "state")})
     return per_run, traced
@@ -551,7 +558,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         lows = kept["lo"][np.isfinite(kept["lo"])]
         global_min = float(lows.min()) if lows.size else 0.0
         verdict = jax.jit(lambda r, f: judge(r, f, plan.record_steps, experiment.criteria))(
-            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen")}},
+            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen", "moved")}},
             np.asarray(global_min, dtype))
         runs.update(jax.device_get(verdict))
     _check_not_broken(experiment, runs)
@@ -559,7 +566,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
     colors = experiment.outcome_colors
     if experiment.classify is not None:
         hook_runs = {"loss": kept["records"]["loss"], "hi": kept["hi"], "lo": kept["lo"], "initial": runs["initial"],
-                     "final": runs["final"], "frozen": runs["frozen"], "record_steps": plan.record_steps}
+                     "final": runs["final"], "frozen": runs["frozen"], "moved": runs["moved"],
+                     "record_steps": plan.record_steps}
         codes = np.asarray(experiment.classify(hook_runs, codes))
         if codes.shape != (grid.size,) or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
             raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
