@@ -21,8 +21,8 @@ What to expect, and why:
   *every* weight at once, since it divides each gradient by its own running
   scale. From random weights, a large peak throws the tanh units into
   saturation within a few steps, where their gradients nearly vanish: the run
-  ends at a stationary point above a good fit (`local_min`, purple: its
-  gradient has all but vanished). With this network's seed,
+  crawls (`slow`) or ends at a stationary point above a good fit
+  (`local_min`, purple). With this network's seed,
   after 20 steps at peak 0.1 about 65% of the second layer's pre-activations
   exceed 2.5 in size, against 10% after a 50-step warmup; only peaks up to
   about 0.03 converge.
@@ -33,7 +33,9 @@ What to expect, and why:
   the left edge of the green region moves right as the warmup grows.
 - Peaks above ≈ 0.6 fail whatever the warmup: at the top of the ramp the steps
   are too large for any part of the landscape, the units saturate anyway, and
-  the runs end at such stationary points too (`local_min`).
+  the runs end at such stationary points too (`local_min`) or stop with a
+  gradient that has not vanished as the schedule's learning rate decays to 0
+  (`stalled`, grey).
 
 `schedules.png` draws the learning rate each representative run used (recorded
 every step by a `metrics` function that takes the step count) above its loss.
