@@ -1,4 +1,4 @@
-"""Command line: `python -m edujax list | sweep | plot | new`.
+"""Command line: `python -m edujax list | sweep | plot | compare | new`.
 
 Every user mistake is a `UserError`: one line on stderr, exit status 2, and
 nothing under `--out` touched. Inputs are all checked before the first sweep.
@@ -17,6 +17,7 @@ import jax
 from edujax import devices, page, plots, registry
 from edujax import grid as axes
 from edujax.errors import Parser, UserError, positive
+from edujax.comparison import compare
 from edujax.experiment import check_steps
 from edujax.outcomes import OUTCOMES
 from edujax.result import SUMMARY, SweepResult, atomic_dir
@@ -156,6 +157,14 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    comparison = compare(args.a, args.b)
+    out = comparison.write(args.out)
+    changes = "; ".join(f"{c['from']} → {c['to']} {c['runs']:,}" for c in comparison.table()) or "no run changed outcome"
+    print(f"{comparison.title()}: {changes}\nwrote {out / 'compare.png'} and {out / 'comparison.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="edujax", description="Sweep optimization experiments and draw what happened.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -177,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="redraw figures from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR")
     plot.set_defaults(run=cmd_plot)
+    diff = sub.add_parser("compare", help="where two sweeps of the same grid differ: a map and a table of changes")
+    diff.add_argument("a", metavar="A", help="a result folder (e.g. results/quadratic)")
+    diff.add_argument("b", metavar="B", help="another result folder of the same grid")
+    diff.add_argument("--out", required=True, help="folder to write compare.png and comparison.json into (new, or an earlier comparison)")
+    diff.set_defaults(run=cmd_compare)
     new = sub.add_parser("new", help="write experiments/NAME.py from a template that runs as-is")
     new.add_argument("name", metavar="NAME", help="the experiment's name (a Python identifier)")
     new.set_defaults(run=cmd_new)
