@@ -10,7 +10,8 @@ from edujax import devices as _devices
 
 _devices.use_every_cpu_core()
 
-from edujax import landscapes, regression  # noqa: E402  (the problem libraries some experiments share)
+from edujax import landscapes, regression, schedules  # noqa: E402  (what several experiments share)
+from edujax.comparison import Comparison, compare  # noqa: E402
 from edujax.errors import UserError  # noqa: E402
 from edujax.experiment import Boundary, Experiment, minimize  # noqa: E402
 from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
@@ -26,9 +27,9 @@ _LAZY = {"run": "edujax.pipeline", "redraw": "edujax.pipeline", "plots": None, "
          "plots_regression": None}
 
 __all__ = [
-    "Axis", "Boundary", "COLORS", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult", "UserError",
-    "choice", "classify", "describe_setting", "landscapes", "linspace", "load", "logspace", "minimize", "points",
-    "regression", "replay", "seeds", "sweep", "switch", "values", *_LAZY,
+    "Axis", "Boundary", "COLORS", "Comparison", "Criteria", "Experiment", "Grid", "OUTCOMES", "SweepResult",
+    "UserError", "choice", "classify", "compare", "describe_setting", "landscapes", "linspace", "load", "logspace",
+    "minimize", "points", "regression", "replay", "schedules", "seeds", "sweep", "switch", "values", *_LAZY,
 ]
 
 

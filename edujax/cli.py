@@ -1,4 +1,4 @@
-"""Command line: `edujax list | sweep | plot | new` (also `python -m edujax …`).
+"""Command line: `edujax list | sweep | plot | compare | new` (also `python -m edujax …`).
 
 Argument parsing and printing around one library call each (the pipeline is
 `edujax.pipeline`). Every user mistake is a `UserError`: one line on stderr,
@@ -11,6 +11,7 @@ import functools
 import sys
 
 from edujax import devices, pipeline, registry
+from edujax.comparison import compare
 from edujax.errors import Parser, UserError, positive
 from edujax.outcomes import OUTCOMES
 
@@ -53,6 +54,14 @@ def cmd_new(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    comparison = compare(args.a, args.b)
+    out = comparison.write(args.out)
+    changes = "; ".join(f"{c['from']} → {c['to']} {c['runs']:,}" for c in comparison.table()) or "no run changed outcome"
+    print(f"{comparison.title()}: {changes}\nwrote {out / 'compare.png'} and {out / 'comparison.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="edujax", description="Sweep optimization experiments and draw what happened.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -86,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="redraw figures and the page from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR", help="a results folder, or one result's folder")
     plot.set_defaults(run=cmd_plot)
+    diff = sub.add_parser("compare", help="where two sweeps of the same grid differ: a map and a table of changes")
+    diff.add_argument("a", metavar="A", help="a result folder (e.g. results/quadratic)")
+    diff.add_argument("b", metavar="B", help="another result folder of the same grid")
+    diff.add_argument("--out", required=True,
+                      help="folder to write compare.png and comparison.json into (new, or an earlier comparison)")
+    diff.set_defaults(run=cmd_compare)
     new = sub.add_parser("new", help=f"write {registry.SCRATCH}/NAME.py from a template that runs as-is")
     new.add_argument("name", metavar="NAME", help="the experiment's name (a Python identifier)")
     new.set_defaults(run=cmd_new)

@@ -16,6 +16,7 @@ and `step` from three functions.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import keyword
 from typing import Any, Callable, Mapping
 
@@ -179,7 +180,7 @@ def minimize(
     loss: Callable[[Any, Hparams], jax.Array],
     params: Callable[[jax.Array, Hparams], Any],
     optimizer: Callable[[Hparams], optax.GradientTransformation],
-    metrics: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None,
+    metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
     **experiment_fields,
 ) -> Experiment:
     """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
@@ -195,11 +196,27 @@ def minimize(
     `newton_gain`), which tell the classifier whether a run that came to rest
     sits at a stationary point. Only what is recorded costs: inside the sweep's
     windows XLA drops the metrics no record needs.
+
+    `metrics` may take the step count as a third argument and the optimizer's
+    state as a fourth: `metrics(params, hparams, step, opt_state)`, with `step`
+    the number of updates made so far (an int32: 0 at the start), e.g. to
+    record the current learning rate of a schedule, ``{"lr": schedule(step)}``.
+    The training state is ``(params, opt_state)``, and ``(params, opt_state,
+    step)`` when `metrics` takes the step count (only then is it counted).
+
+    >>> experiment = ej.minimize(
+    ...     name="bowl", loss=lambda p, h: p**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
+    ...     metrics=lambda p, h, step: {"lr": ej.schedules.linear(0.0, 0.1, steps=10)(step)},
+    ...     grid=ej.Grid(ej.values("x", [0.0])), global_min=0.0)
     """
+    extra = _positional_arity(metrics) - 2 if metrics is not None else 0
+    if not 0 <= extra <= 2:
+        raise UserError("metrics must take (params, hparams), (params, hparams, step) or (params, hparams, step, opt_state)")
 
     def init(key, hparams):
         start = params(key, hparams)
-        return start, optimizer(hparams).init(start)
+        state = start, optimizer(hparams).init(start)
+        return state + (jnp.zeros((), jnp.int32),) if extra else state
 
     def scalar_loss(current, hparams):
         value = loss(current, hparams)
@@ -208,13 +225,24 @@ def minimize(
         return value
 
     def step(state, hparams):
-        current, opt_state = state
+        current, opt_state = state[:2]
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
-        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads),
                     "newton_gain": newton_gain(lambda p: scalar_loss(p, hparams), current, grads)}
         if metrics is not None:
-            recorded.update(metrics(current, hparams))
-        return (optax.apply_updates(current, updates), opt_state), recorded
+            recorded.update(metrics(current, hparams, *(state[2:] + (opt_state,))[:extra]))
+        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
+        advanced = optax.apply_updates(current, updates), opt_state
+        return (advanced + (state[2] + 1,) if extra else advanced), recorded
 
     return Experiment(init=init, step=step, **experiment_fields)
+
+
+def _positional_arity(fn) -> int:
+    """How many positional arguments `fn` takes (2 when it cannot be told, e.g. a builtin)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in parameters)

@@ -111,15 +111,16 @@ def staging(final: Path) -> Path:
     return tmp
 
 
-def swap_in(tmp: Path, final: Path) -> None:
+def swap_in(tmp: Path, final: Path, checked: bool = False) -> None:
     """Replace the folder `final` by `tmp` whole.
 
     Files in `final` that edujax did not write (see `own_files`) are copied
     into the new folder first; a name clash with a new file refuses with one
-    line and changes nothing.
+    line and changes nothing. `checked`: the caller has already made sure that
+    `final` holds only what edujax wrote there (e.g. a comparison's two files).
     """
     tmp, final = Path(tmp), Path(final)
-    if final.exists():
+    if final.exists() and not checked:
         claim(final)
         for name in sorted(set(os.listdir(final)) - own_files(final)):
             if os.path.lexists(tmp / name):
@@ -138,15 +139,15 @@ def swap_in(tmp: Path, final: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(final):
-    """Yield a fresh folder beside `final`; on success it replaces `final` whole.
+def atomic_dir(final, checked: bool = False):
+    """Yield a fresh folder beside `final`; on success it replaces `final` whole (see `swap_in`).
 
     On any error the temporary folder is removed and `final` is untouched.
     """
     tmp = staging(final)
     try:
         yield tmp
-        swap_in(tmp, final)
+        swap_in(tmp, final, checked)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

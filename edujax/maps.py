@@ -80,3 +80,12 @@ def describe_setting(result, flat_index: int) -> str:
             value = result.hparams[column].ravel()[flat_index]
             parts.append(f"{column}={axis.choices[int(value)] if axis.scale == 'choice' else format(value, '.3g')}")
     return ", ".join(parts)
+
+
+def measure_range(measure: np.ndarray) -> tuple[float, float]:
+    """The colour scale's ends for a measure map: robust (1st/99th percentile) and on both sides of 0."""
+    finite = measure[np.isfinite(measure)]
+    if not finite.size:
+        return -1.0, 1.0
+    low, high = np.percentile(finite, [1, 99])
+    return min(float(low), -1e-3), max(float(high), 1e-3)

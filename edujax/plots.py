@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from edujax.grid import Axis
-from edujax.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority
+from edujax.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority, measure_range
 from edujax.result import SweepResult
 
 MAX_FACETS = 6
@@ -114,25 +114,23 @@ def _edge_cells(cells: np.ndarray) -> np.ndarray:
 
 def heatmap(result: SweepResult, path: Path) -> str:
     """The categorical outcome map, with theory boundaries drawn on top."""
-    drawn, _, aggregated = layout(result)
+    heatmap_figure(result).savefig(path, dpi=130)
+    drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
+    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+
+
+def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
+    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above."""
+    _, _, aggregated = layout(result)
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))
     fig, boundary_handles = _maps(result, codes, cmap, norm, "outcome" + (" (majority)" if aggregated else ""))
     total = result.outcome.size
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
-    fig.savefig(path, dpi=130)
-    drawn_names = " × ".join(result.axes[i].title for i in drawn)
-    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
-
-
-def measure_range(measure: np.ndarray) -> tuple[float, float]:
-    """The colour scale's ends for a measure map: robust (1st/99th percentile) and on both sides of 0."""
-    finite = measure[np.isfinite(measure)]
-    if not finite.size:
-        return -1.0, 1.0
-    low, high = np.percentile(finite, [1, 99])
-    return min(float(low), -1e-3), max(float(high), 1e-3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
 
 
 def measure_map(result: SweepResult, path: Path) -> str:

@@ -12,6 +12,7 @@ half-written or half-overwritten result.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -54,7 +55,15 @@ class SweepResult:
     with a leading example axis, and each metric at the steps `step`);
     `boundaries` the theory curves evaluated over the grid;
     `outcome_colors` every outcome name the codes can take -> its colour,
-    in code order (the standard six, then the experiment's extra ones)."""
+    in code order (the standard six, then the experiment's extra ones).
+
+    In a notebook a result shows its outcome map; `plot()` returns it as a
+    matplotlib Figure and `to_pandas()` gives one row per run:
+
+    >>> result = ej.sweep(experiment, steps=100)
+    >>> result.plot().savefig("map.png")
+    >>> result.to_pandas().groupby("outcome").learning_rate.max()
+    """
 
     experiment: str
     axes: tuple[Axis, ...]
@@ -74,6 +83,42 @@ class SweepResult:
     boundaries: list[dict[str, Any]]
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
+        return f"SweepResult({self.experiment!r}, {self.grid!r}, {self.steps} steps: {shares})"
+
+    def plot(self, title: str | None = None):
+        """The outcome map (as `heatmap.png`) as a matplotlib Figure."""
+        from edujax import plots  # matplotlib only when drawing
+
+        return plots.heatmap_figure(self, title)
+
+    def _repr_png_(self) -> bytes:
+        """Jupyter shows a result as its outcome map."""
+        return png(self.plot())
+
+    def to_pandas(self):
+        """A tidy pandas DataFrame, one row per run: every hyperparameter column
+        (a `choice` axis by its option names), ``outcome`` (its name),
+        ``measure``, ``steps_to_go`` (slow runs: the steps still needed), and
+        each metric's final value as ``final_<metric>``.
+
+        >>> table = result.to_pandas()
+        >>> table[table.outcome == "diverged"].learning_rate.min()
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise UserError("SweepResult.to_pandas needs pandas: pip install pandas") from None
+        columns = {name: values.ravel() for name, values in self.hparams.items()}
+        for axis in self.axes:
+            if axis.scale == "choice":
+                columns[axis.name] = pd.Categorical.from_codes(columns[axis.name], axis.choices)
+        columns["outcome"] = pd.Categorical.from_codes(self.outcome.ravel().astype(np.int64), self.outcome_names)
+        columns.update(measure=self.measure.ravel(), steps_to_go=self.steps_to_go.ravel())
+        columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
+        return pd.DataFrame(columns)
 
     @property
     def grid(self) -> Grid:
@@ -214,6 +259,13 @@ class SweepResult:
             info={**{k: v for k, v in summary.items() if k not in known}, **run},
             outcome_colors=summary.get("outcome_colors", dict(COLORS)),
         )
+
+
+def png(figure, dpi: int = 90) -> bytes:
+    """A matplotlib figure as PNG bytes (what Jupyter displays)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 #: What a summary.json must hold to be loaded.

@@ -91,3 +91,34 @@ def test_atomic_dir_never_replaces_a_folder_or_file_edujax_did_not_write(tmp_pat
         with atomic_dir(ours) as tmp:
             (tmp / "notes.txt").write_text("a figure hook's file")
     assert (ours / "notes.txt").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["exp", "ours"]
+
+
+
+def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch):
+    import sys
+
+    from matplotlib.figure import Figure
+
+    from conftest import noisy_start_experiment
+
+    experiment = noisy_start_experiment("tidy")
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-3, 3.0, 5), ej.choice("curvature", ["one", "two"]), ej.seeds(3))
+    experiment = ej.Experiment(**{**experiment.__dict__, "grid": grid})
+    result = ej.sweep(experiment)
+    assert isinstance(result.plot(), Figure)
+    assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert repr(result).startswith("SweepResult('tidy', Grid(learning_rate[5] × curvature[2] × seed[3]), 40 steps: ")
+
+    table = result.to_pandas()
+    assert len(table) == 30 and list(table.columns) == [
+        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go", *(f"final_{m}" for m in result.final)]
+    for i, j, s in [(0, 0, 0), (4, 1, 2), (2, 1, 0)]:
+        row = table.iloc[(i * 2 + j) * 3 + s]  # C order over the grid
+        assert row.learning_rate == result.axes[0].values[i] and row.curvature == ["one", "two"][j] and row.seed == s
+        assert row.outcome == result.labels[i, j, s] and row.final_loss == result.final["loss"][i, j, s]
+        assert row.measure == result.measure[i, j, s] and row.final_grad_norm == result.final["grad_norm"][i, j, s]
+    assert table.outcome.value_counts().to_dict() == {k: v for k, v in result.counts.items()}
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed
+    with pytest.raises(UserError, match="needs pandas: pip install pandas"):
+        result.to_pandas()
