@@ -357,5 +357,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    devices.use_every_cpu_core()
-    raise SystemExit(main())
+    raise SystemExit(main())  # `import edujax` has given JAX one CPU device per core

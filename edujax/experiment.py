@@ -16,6 +16,8 @@ and `step` from three functions.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import keyword
 from typing import Any, Callable, Mapping
 
 import jax
@@ -92,8 +94,7 @@ class Experiment:
     record: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not self.name or not isinstance(self.name, str):
-            raise UserError("an experiment needs a non-empty name")
+        check_name(self.name)
         check_steps(self.steps)
         for fn in ("init", "step"):
             if not callable(getattr(self, fn)):
@@ -115,6 +116,15 @@ class Experiment:
     def outcome_colors(self) -> dict[str, str]:
         """Every outcome this experiment can report -> its colour, in code order."""
         return palette(self.extra_outcomes)
+
+
+def check_name(name) -> str:
+    """An experiment's name names its module and its results folder: a Python identifier
+    (letters, digits and _, not starting with a digit, not a keyword), so never a path."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(f"{name!r} is not a valid experiment name: use letters, digits and _, not starting with a digit"
+                        " (it names the results folder)")
+    return name
 
 
 def check_steps(steps) -> int:
@@ -178,7 +188,7 @@ def minimize(
     loss: Callable[[Any, Hparams], jax.Array],
     params: Callable[[jax.Array, Hparams], Any],
     optimizer: Callable[[Hparams], optax.GradientTransformation],
-    metrics: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None,
+    metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
     sharpness: Sharpness | None = None,
     **experiment_fields,
 ) -> Experiment:
@@ -198,11 +208,28 @@ def minimize(
     adds the metric ``"sharpness"``, the loss's top Hessian eigenvalue (see
     `edujax.curvature`) measured every k steps, recorded at every record
     point (`record` defaults to it).
+
+    `metrics` may take the step count as a third argument and the optimizer's
+    state as a fourth: `metrics(params, hparams, step, opt_state)`, with `step`
+    the number of updates made so far (an int32: 0 at the start), e.g. to
+    record the current learning rate of a schedule, ``{"lr": schedule(step)}``.
+    The training state is ``(params, opt_state)``, then the step count when
+    `metrics` takes it (only then is it counted), then the sharpness tracker
+    when `sharpness` is given.
+
+    >>> experiment = ej.minimize(
+    ...     name="bowl", loss=lambda p, h: p**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
+    ...     metrics=lambda p, h, step: {"lr": ej.schedules.linear(0.0, 0.1, steps=10)(step)},
+    ...     grid=ej.Grid(ej.values("x", [0.0])), global_min=0.0)
     """
+    extra = _positional_arity(metrics) - 2 if metrics is not None else 0
+    if not 0 <= extra <= 2:
+        raise UserError("metrics must take (params, hparams), (params, hparams, step) or (params, hparams, step, opt_state)")
 
     def init(key, hparams):
         start = params(key, hparams)
-        state = (start, optimizer(hparams).init(start))
+        state = start, optimizer(hparams).init(start)
+        state += (jnp.zeros((), jnp.int32),) if extra else ()
         return state if sharpness is None else state + (sharpness.start(start),)
 
     def scalar_loss(current, hparams):
@@ -214,14 +241,14 @@ def minimize(
     def step(state, hparams):
         current, opt_state = state[:2]
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
-        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads),
                     "newton_gain": newton_gain(lambda p: scalar_loss(p, hparams), current, grads)}
         if metrics is not None:
-            recorded.update(metrics(current, hparams))
-        new = (optax.apply_updates(current, updates), opt_state)
-        if sharpness is not None:
-            tracker = sharpness.track(state[2], scalar_loss, current, hparams, opt_state)
+            recorded.update(metrics(current, hparams, *(state[2:3] + (opt_state,))[:extra]))
+        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
+        new = (optax.apply_updates(current, updates), opt_state) + ((state[2] + 1,) if extra else ())
+        if sharpness is not None:  # at the updated optimizer state: Adam's preconditioner of this step
+            tracker = sharpness.track(state[-1], scalar_loss, current, hparams, opt_state)
             recorded["sharpness"] = tracker.value
             new += (tracker,)
         return new, recorded
@@ -229,3 +256,13 @@ def minimize(
     if sharpness is not None:
         experiment_fields.setdefault("record", ("sharpness",))
     return Experiment(init=init, step=step, **experiment_fields)
+
+
+def _positional_arity(fn) -> int:
+    """How many positional arguments `fn` takes (2 when it cannot be told, e.g. a builtin)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in parameters)

@@ -27,7 +27,7 @@ Grid: learning rate (log) × start distance from the minimum, along a ray at
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 
 experiment = ej.minimize(
@@ -47,5 +47,5 @@ experiment = ej.minimize(
         ej.Boundary("lr = 2 / λ_groove", "learning_rate", lambda hparams: 2 / landscapes.GROOVE_CURVATURE),
         ej.Boundary("lr = 2 / λ_floor", "learning_rate", lambda hparams: 2 / landscapes.FLOOR_CURVATURE),
     ),
-    figures=landscapes.figures(landscapes.bumpy_bowl),
+    figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )
