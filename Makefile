@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make sweep ARGS="quadratic --steps 200"` passes options (and experiment names) on to `edujax sweep`.
+ARGS ?=
+
 sweep: $(STAMP)
-	$(PY) -m edujax sweep --out results
+	$(PY) -m edujax sweep $(ARGS) --out results
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
@@ -33,4 +36,4 @@ bench: $(STAMP)
 	$(PY) -m edujax.bench
 
 clean:
-	rm -rf $(VENV) results/*/sweep.npz results/.partial
+	rm -rf $(VENV) results/*/sweep.npz results/*/run.json results/.partial

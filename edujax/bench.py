@@ -21,6 +21,8 @@ and step count, in one process:
   notebook: the whole grid's state on the devices, a Python loop over
   steps, each step one jitted, vmapped call (its buffers donated), every
   step's loss kept and stacked at the end;
+- for a workload with an optional measurement (the sharpness), the same
+  sweep without it, timed alternately with it: the measurement's cost;
 - for neural workloads, achieved FLOP/s (XLA's cost analysis of one step of
   one setting, times settings × steps, over the run time) as a share of this
   machine's matmul peak, measured in the same run; and, as the ceiling for
@@ -61,6 +63,8 @@ class Workload:
     numpy_loop: Callable | None = None  # (columns, steps) -> final losses
     product: tuple[int, int] | None = None  # (rows, width) of a neural workload's dominant matmul
     notebook: bool = False  # also time the notebook-style loop (one vmapped step per Python iteration)
+    # module -> the same experiment without an optional measurement, timed in the same run: what it costs
+    without: Callable | None = None
 
 
 def _quadratic_module(name):
@@ -127,6 +131,8 @@ WORKLOADS = [
     Workload("MLP regression (NNX)", "mlp_regression", product=(64, 32)),  # 64 samples, hidden 32 × 32
     Workload("ring GAN (NNX, Adam)", "gan_ring", product=(64, 32)),  # batches of 64, hidden 32 × 32
     Workload("fractal boundary (width 8)", "fractal_boundary", product=(72, 8), notebook=True),  # 72 samples, 8 × 8
+    Workload("MLP + sharpness every 20 steps", "edge_of_stability",
+             without=lambda module: module.make(sharpness=None)),
 ]
 
 
@@ -262,9 +268,17 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     columns = runner.hparam_columns(experiment, grid)
     timed = functools.partial(runner.sweep, experiment, examples_per_outcome=0)  # no example re-runs: untimed work
     first = timed()
-    neural = workload.product is not None
+    neural = workload.product is not None or workload.without is not None
     repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
-    run_s = min([first.info["run_s"]] + [timed().info["run_s"] for _ in range(repeats - 1)])
+    run_s, reference_s = first.info["run_s"], float("inf")
+    if workload.without is not None:  # the same sweep without the measurement, timed alternately: best of three each
+        without = workload.without(registry.load_module(registry.available()[workload.experiment]))
+        reference = functools.partial(runner.sweep, without, examples_per_outcome=0)
+        repeats, reference_s = 3, reference().info["run_s"]  # run_s never includes the compile
+    for _ in range(repeats - 1):
+        run_s = min(run_s, timed().info["run_s"])
+        if workload.without is not None:
+            reference_s = min(reference_s, reference().info["run_s"])
     work = grid.size * steps
     rows = sample_rows(columns, max(2, sample // 4) if neural else sample)
     row = {
@@ -288,7 +302,9 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
         # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
         assert np.median(np.abs(final["loss"][both] - ours[both]) / (np.abs(ours[both]) + 1e-6)) < 1e-3
         row.update(numpy_rate=work / numpy_s, vs_numpy=numpy_s / run_s)
-    if neural:
+    if workload.without is not None:
+        row.update(without_rate=work / reference_s, vs_without=reference_s / run_s)
+    if workload.product is not None:
         flops = step_flops(experiment, rows[0]) * work
         ceiling = product_chain_rate(grid.size, *workload.product)
         row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak,
@@ -370,6 +386,10 @@ def main(argv=None) -> int:
     print(HEADER)
     for row in rows:
         print(table_line(row))
+    for row in rows:
+        if "vs_without" in row:
+            print(f"{row['workload']}: {row['edujax_rate']:.3g} settings·steps/s, the same sweep without it"
+                  f" {row['without_rate']:.3g}: {row['vs_without']:.2f}× the throughput (same run)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
@@ -382,5 +402,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    devices.use_every_cpu_core()
-    raise SystemExit(main())
+    raise SystemExit(main())  # `import edujax` has given JAX one CPU device per core

@@ -16,12 +16,15 @@ and `step` from three functions.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import keyword
 from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from edujax.curvature import Sharpness
 from edujax.errors import UserError
 from edujax.grid import Grid
 from edujax.outcomes import Criteria, palette
@@ -66,6 +69,10 @@ class Experiment:
     its sweeps. `highlights` names cells ({axis: value}, nearest grid cell)
     that are always among the representative runs (`result.examples`), e.g.
     the textbook cases a figure draws.
+
+    `record` names metrics kept, besides the loss, at every record point of
+    every traced run (`SweepResult.records`), e.g. ``("sharpness",)``: one
+    number per record point per run, so memory stays O(records).
     """
 
     name: str
@@ -84,10 +91,10 @@ class Experiment:
     extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     precision: str = "float32"
     highlights: tuple[Mapping[str, float], ...] = ()
+    record: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not self.name or not isinstance(self.name, str):
-            raise UserError("an experiment needs a non-empty name")
+        check_name(self.name)
         check_steps(self.steps)
         for fn in ("init", "step"):
             if not callable(getattr(self, fn)):
@@ -102,6 +109,8 @@ class Experiment:
             unknown = sorted(set(point) - set(self.grid.names) - set(self.defaults))
             if unknown:
                 raise UserError(f"experiment {self.name!r}: highlights name unknown hyperparameters {', '.join(unknown)}")
+        if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
+            raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
 
     @property
     def outcome_colors(self) -> dict[str, str]:
@@ -109,10 +118,60 @@ class Experiment:
         return palette(self.extra_outcomes)
 
 
+def check_name(name) -> str:
+    """An experiment's name names its module and its results folder: a Python identifier
+    (letters, digits and _, not starting with a digit, not a keyword), so never a path."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(f"{name!r} is not a valid experiment name: use letters, digits and _, not starting with a digit"
+                        " (it names the results folder)")
+    return name
+
+
 def check_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise UserError(f"steps must be a positive integer, got {steps!r}")
     return steps
+
+
+#: Conjugate-gradient steps (Hessian-vector products) behind the `newton_gain` metric.
+NEWTON_ITERATIONS = 4
+
+
+def newton_gain(loss, params, grads, iterations: int = NEWTON_ITERATIONS):
+    """½ gᵀH⁻¹g: what a Newton step from `params` would remove from `loss` under its local quadratic model.
+
+    H⁻¹g is approximated by `iterations` conjugate-gradient steps from 0 (each one Hessian-vector product,
+    forward-over-reverse), which already see the flat directions an ill-conditioned problem hides behind its
+    steep ones; inf where the curvature met on the way is not positive (no minimum there: a saddle, a plateau
+    that curves down).
+
+    >>> import jax.numpy as jnp
+    >>> f = lambda p: 0.5 * (p[0] ** 2 + 1e-6 * p[1] ** 2)          # a ravine
+    >>> x = jnp.array([1e-3, 10.0])
+    >>> print(f"{float(newton_gain(f, x, jax.grad(f)(x))):.4g}")      # = f(x): the whole gap is still to gain
+    5.05e-05
+    """
+    hvp = lambda v: jax.jvp(jax.grad(loss), (params,), (v,))[1]  # noqa: E731
+    # Solve for the gradient scaled to a largest entry of 1 (the gain scales with its square): the squares of a
+    # tiny gradient's entries would underflow and hide the curvature.
+    scale = jnp.max(jnp.stack([jnp.max(jnp.abs(leaf)) for leaf in jax.tree.leaves(grads)]))
+    unit = jax.tree.map(lambda g: g / jnp.where(scale > 0, scale, 1), grads)
+    solution, residual, direction = jax.tree.map(jnp.zeros_like, unit), unit, unit
+    rr = optax.tree.vdot(unit, unit)
+    bent_down = jnp.zeros((), bool)
+    for _ in range(iterations):
+        curved = hvp(direction)
+        pHp = optax.tree.vdot(direction, curved)
+        live = rr > 0
+        bent_down = bent_down | (live & (pHp <= 0))
+        alpha = jnp.where(live & (pHp > 0), rr / jnp.where(pHp > 0, pHp, 1), 0)
+        solution = jax.tree.map(lambda x, p: x + alpha * p, solution, direction)
+        residual = jax.tree.map(lambda r, h: r - alpha * h, residual, curved)
+        rr_next = optax.tree.vdot(residual, residual)
+        beta = jnp.where(live, rr_next / jnp.where(live, rr, 1), 0)
+        direction = jax.tree.map(lambda r, p: r + beta * p, residual, direction)
+        rr = rr_next
+    return jnp.where(bent_down, jnp.inf, 0.5 * scale**2 * optax.tree.vdot(unit, solution))
 
 
 PRECISIONS = ("float32", "float64")
@@ -129,7 +188,8 @@ def minimize(
     loss: Callable[[Any, Hparams], jax.Array],
     params: Callable[[jax.Array, Hparams], Any],
     optimizer: Callable[[Hparams], optax.GradientTransformation],
-    metrics: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None,
+    metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
+    sharpness: Sharpness | None = None,
     **experiment_fields,
 ) -> Experiment:
     """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
@@ -140,14 +200,37 @@ def minimize(
     gets its own learning rate without recompiling, which is what
     `optax.inject_hyperparams` provides for optimizers built outside `jit`.
     `metrics(params, hparams)` adds scalars to record (e.g. the position).
-    Every step records ``loss``, ``grad_norm`` (|∇loss|) and ``param_norm``
-    (|params|), which tell the classifier whether a run that stopped sits at a
-    stationary point.
+    Every step records ``loss``, ``grad_norm`` (|∇loss| = |g|) and
+    ``newton_gain`` (½gᵀH⁻¹g, what a Newton step would still remove; see
+    `newton_gain`), which tell the classifier whether a run that came to rest
+    sits at a stationary point. Only what is recorded costs: inside the sweep's
+    windows XLA drops the metrics no record needs. `sharpness=ej.Sharpness(every=k)`
+    adds the metric ``"sharpness"``, the loss's top Hessian eigenvalue (see
+    `edujax.curvature`) measured every k steps, recorded at every record
+    point (`record` defaults to it).
+
+    `metrics` may take the step count as a third argument and the optimizer's
+    state as a fourth: `metrics(params, hparams, step, opt_state)`, with `step`
+    the number of updates made so far (an int32: 0 at the start), e.g. to
+    record the current learning rate of a schedule, ``{"lr": schedule(step)}``.
+    The training state is ``(params, opt_state)``, then the step count when
+    `metrics` takes it (only then is it counted), then the sharpness tracker
+    when `sharpness` is given.
+
+    >>> experiment = ej.minimize(
+    ...     name="bowl", loss=lambda p, h: p**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
+    ...     metrics=lambda p, h, step: {"lr": ej.schedules.linear(0.0, 0.1, steps=10)(step)},
+    ...     grid=ej.Grid(ej.values("x", [0.0])), global_min=0.0)
     """
+    extra = _positional_arity(metrics) - 2 if metrics is not None else 0
+    if not 0 <= extra <= 2:
+        raise UserError("metrics must take (params, hparams), (params, hparams, step) or (params, hparams, step, opt_state)")
 
     def init(key, hparams):
         start = params(key, hparams)
-        return start, optimizer(hparams).init(start)
+        state = start, optimizer(hparams).init(start)
+        state += (jnp.zeros((), jnp.int32),) if extra else ()
+        return state if sharpness is None else state + (sharpness.start(start),)
 
     def scalar_loss(current, hparams):
         value = loss(current, hparams)
@@ -156,12 +239,30 @@ def minimize(
         return value
 
     def step(state, hparams):
-        current, opt_state = state
+        current, opt_state = state[:2]
         value, grads = jax.value_and_grad(scalar_loss)(current, hparams)
-        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
-        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads), "param_norm": optax.tree.norm(current)}
+        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads),
+                    "newton_gain": newton_gain(lambda p: scalar_loss(p, hparams), current, grads)}
         if metrics is not None:
-            recorded.update(metrics(current, hparams))
-        return (optax.apply_updates(current, updates), opt_state), recorded
+            recorded.update(metrics(current, hparams, *(state[2:3] + (opt_state,))[:extra]))
+        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
+        new = (optax.apply_updates(current, updates), opt_state) + ((state[2] + 1,) if extra else ())
+        if sharpness is not None:  # at the updated optimizer state: Adam's preconditioner of this step
+            tracker = sharpness.track(state[-1], scalar_loss, current, hparams, opt_state)
+            recorded["sharpness"] = tracker.value
+            new += (tracker,)
+        return new, recorded
 
+    if sharpness is not None:
+        experiment_fields.setdefault("record", ("sharpness",))
     return Experiment(init=init, step=step, **experiment_fields)
+
+
+def _positional_arity(fn) -> int:
+    """How many positional arguments `fn` takes (2 when it cannot be told, e.g. a builtin)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in parameters)

@@ -11,13 +11,19 @@ measured on the *gap* g = loss − f*, f* the experiment's known global minimum.
 
 Notation: g0 and gT the first and last gap; tol = atol + rtol·g0; the *final
 part* is the last J = round(window·R) record windows; H and A the envelope's
-top (gap) and swing (top − bottom) in a window; κ = |∇loss|² / (2g), the rate
-at which the loss could still fall relative to its gap (for experiments that
-record ``grad_norm``: `edujax.minimize` does). The rules apply in this order:
+top (gap) and swing (top − bottom) in a window. A run is at a *stationary
+point* when its gradient g has vanished relative to its scale: a Newton step
+would remove at most a `gtol` share of the gap (½gᵀH⁻¹g ≤ gtol·gT, the
+``newton_gain`` metric, which `edujax.minimize` records: it sees the flat
+directions of an ill-conditioned ravine, and a plateau or a saddle where the
+loss curves down is no minimum). With only ``grad_norm`` recorded, the test is
+that κ = |g|²/(2·gap) fell to gtol of its start; with neither, no run is a
+local minimum. The rules apply in this order:
 
 1. ``diverged``    a loss was non-finite, or the growth does not stop: over
                    the final part (and the window before it) the envelope's
-                   top never fell and ended higher, and the loss either
+                   top rose in every window (a late spike after a flat
+                   stretch is not sustained growth), and the loss either
                    climbed steadily (rose by at least `trend` of its swings,
                    faster than rule 3's rounding) or its swings' top grew by a
                    factor e or more per run length (the mirror of rule 5's
@@ -29,27 +35,23 @@ record ``grad_norm``: `edujax.minimize` does). The rules apply in this order:
                    near f* while swinging does not count).
 3. ``local_min``   the run stopped above f*: ``frozen``, or its loss moved by
    / ``stalled``   less than one unit of float precision (eps·|loss|) per step
-                   over the final part, swings included, so that what is left
-                   of its course is rounding:
-                   ``local_min`` if it stopped at a stationary point — the
-                   gradient vanished relative to its scale, κ_T ≤ gtol·κ_0, and
-                   relative to the loss's: |∇loss|·|params| ≤ |loss| (moving
-                   the parameters by all of their size along the gradient
-                   would change the loss by less than itself; checked when
-                   ``param_norm`` is recorded) — else ``stalled``: a float32
-                   freeze (updates below the parameters' resolution), a
-                   plateau, a saturated GAN.
+                   over the final part, swings included, while the state
+                   travelled less than its own size (a state bouncing between
+                   two points of equal loss has not stopped). At a stationary
+                   point that is ``local_min``; else ``stalled``: a float32
+                   freeze (updates below the parameters' resolution, e.g. in
+                   an ill-conditioned ravine), a plateau, a saturated GAN.
 4. ``local_min``   still moving, but settling at a level above f*: the
    / ``stalled``   windows' bottoms fall by steps that shrink geometrically
                    — of three bottoms m windows apart over the final part, the
                    second drop is at most e^(−1/2) times the first (q) — and
                    the level they extrapolate to (the last bottom minus the
-                   geometric tail Δ·q/(1 − q)) is above tol. At a stationary
-                   point (as in rule 3) that is ``local_min``; without
-                   gradient information it is ``stalled``; with a gradient
-                   that has not vanished the run is still crawling (a
-                   power-law decay, the slow mode of an ill-conditioned
-                   problem: not a minimum) and rule 5 applies.
+                   geometric tail Δ·q/(1 − q)) is above tol and holds at
+                   least half of the current gap. At a stationary point that
+                   is ``local_min``; without gradient information it is
+                   ``stalled``; with a gradient that has not vanished the run
+                   is still crawling (a power-law decay, the slow mode of an
+                   ill-conditioned problem: not a minimum) and rule 5 applies.
 5. ``slow``        still making progress: the loss fell over the final part
                    by at least `trend` of its swings (a steady descent), or
                    the envelope is shrinking by at least one factor e per
@@ -101,15 +103,15 @@ class Criteria:
     """The tolerances of the rules in this module's docstring; tune per experiment.
 
     rtol, atol: what "reached f*" means (rule 2). window: the final part's share
-    of the record windows. gtol: how far κ must fall for the gradient to count
-    as vanished (rules 3, 4). trend: how much of its swing a steady descent
-    must keep (rule 5).
+    of the record windows. gtol: the share of the gap a Newton step may still
+    remove at a stationary point (rules 3, 4). trend: how much of its swing a
+    steady run keeps as net change (rules 1, 5).
     """
 
     rtol: float = 1e-4
     atol: float = 1e-6
     window: float = 0.25
-    gtol: float = 1e-4
+    gtol: float = 1e-3
     trend: float = 0.5
 
     def __post_init__(self):
@@ -126,14 +128,16 @@ class Criteria:
 
 
 def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), *,
-           grad0=None, grad=None, param=None, frozen=None) -> dict:
+           grad0=None, grad=None, newton=None, frozen=None, moved=None) -> dict:
     """Judge runs by the rules of this module's docstring: ``{"outcome", "measure", "steps_to_go"}``.
 
     Arrays have leading run axes and are reduced along the last one:
     loss (..., R + 1) at `record_steps`; hi, lo (..., R) the loss's largest and
     smallest value in each record window; grad0, grad the gradient norm at the
-    first and last step, param the parameters' norm at the last step (NaN or
-    None: not recorded); frozen: one more update changes no bit of the state.
+    first and last step, newton what a Newton step would still remove at the
+    last step, ½gᵀH⁻¹g (NaN or None: not recorded; inf: the loss curves down
+    there); frozen: one more update changes no bit of the state;
+    moved: that update's size relative to the state's (None: not recorded).
     Written with `jax.numpy`, so the runner evaluates it inside the compiled
     sweep; it also takes NumPy arrays.
 
@@ -153,8 +157,9 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     def optional(value, fill):
         return jnp.broadcast_to(jnp.asarray(fill if value is None else value, dtype), batch)
 
-    grad0, grad, param = optional(grad0, jnp.nan), optional(grad, jnp.nan), optional(param, jnp.nan)
+    grad0, grad, newton = optional(grad0, jnp.nan), optional(grad, jnp.nan), optional(newton, jnp.nan)
     frozen = jnp.broadcast_to(jnp.asarray(False if frozen is None else frozen, bool), batch)
+    moved = optional(moved, 0.0)
     info = jnp.finfo(dtype)
     eps, tiny, big = info.eps, info.tiny, info.max
     steps_at = np.asarray(record_steps, np.float64)
@@ -182,21 +187,23 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
     fast = jnp.where(tail[..., 0] > 0, tail[..., -1] >= tail[..., 0] * np.exp(tail_steps / steps_at[-1]), True)
     climbing = (-net > 0) & (-net >= steady) & ~unresolved
-    rising = (jnp.diff(tail, axis=-1) >= 0).all(-1) & (tail[..., -1] > tail[..., 0]) & (fast | climbing)
+    rising = (jnp.diff(tail, axis=-1) > 0).all(-1) & (fast | climbing)  # sustained: higher in every window
     diverged = nonfinite | rising
 
     # 2. converged: at tolerance, and the whole last window too.
     converged = (gT <= tol) & (top[..., -1] <= tol)
 
-    # 3. stopped: a float fixed point, or a loss unresolved over the final part.
-    stopped = frozen | unresolved
+    # 3. stopped: a float fixed point, or a loss unresolved over the final part while the state travels less than
+    #    its own size over it (a state bouncing between two points of equal loss has not stopped).
+    stopped = frozen | (unresolved & (moved * part_steps <= 1))
+    # Stationary: a Newton step would remove at most gtol of the gap (none exists where the loss curves down); with
+    # the gradient's norm alone: it vanished relative to its start, κ_T ≤ gtol·κ_0 (in logs: squares underflow).
     known_grad = jnp.isfinite(grad) & jnp.isfinite(grad0)
-    # κ_T ≤ gtol·κ_0 in logs, where squares of tiny gradients would underflow (a zero gradient has vanished).
     log_kappa_end = jnp.log(grad) - 0.5 * jnp.log(jnp.maximum(gT, tiny))
     log_kappa_start = jnp.log(grad0) - 0.5 * jnp.log(jnp.maximum(g0, tiny))
     vanished = known_grad & ((grad == 0) | (log_kappa_end <= 0.5 * np.log(max(c.gtol, 1e-300)) + log_kappa_start))
-    resolvable = jnp.isfinite(param) & (grad * param > jnp.abs(loss[..., -1]) + c.atol)
-    stationary = vanished & ~resolvable
+    stationary = jnp.where(jnp.isnan(newton), vanished, newton <= c.gtol * gT)
+    known_grad = known_grad | ~jnp.isnan(newton)
 
     # 4./5. the trend over the final part.
     # The windows' bottoms over the final part (and the window before): a run settling on a level L∞ has
@@ -210,7 +217,9 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     shrink = jnp.where(first > 0, last / first, jnp.inf)  # q^m
     level = b2 - jnp.where(shrink < 1, last * shrink / (1 - shrink), jnp.inf)  # the gap the bottoms head for
     # Settling needs a decisive shrink (by e or more over the final part), not a ratio rounding could fake.
-    settling = (first > noise) & (b1 - b2 >= -noise) & (shrink**2 <= np.exp(-1.0)) & (level > tol)
+    # ... and most of the current gap must be there to stay (a fast descent that only slows down is no settling).
+    settling = ((first > noise) & (b1 - b2 >= -noise) & (shrink**2 <= np.exp(-1.0)) & (level > tol)
+                & (level >= 0.5 * gT))
     improving = (net > 0) & (net >= steady)
     total_steps = steps_at[-1]
     first_block = top[..., max(0, windows - 2 * J):windows - J]

@@ -2,38 +2,75 @@
 
 The page opens from `file://` with no server and no network: the plotting
 library (uPlot, vendored in `edujax/static/`), the page's own script and
-every number it draws are inlined. Each experiment gets an interactive outcome
-map (hover a cell: its hyperparameters and outcome; click: its loss curve),
-its explanation, outcome counts and the run's settings.
+every number it draws are inlined; only the experiments' own figures (PNGs,
+GIFs) are files beside it, shown inline and loaded lazily. Each experiment
+gets an interactive map (hover a cell: its hyperparameters, outcome and
+continuous measure; click: its loss curve; a switch flips the map between
+the outcome colours and the measure), its explanation (the module docstring,
+rendered as Markdown), outcome counts, its figures and the run's settings.
+Experiments appear in the order of the story a learner follows (`STORY`;
+`write(..., order=...)` changes it), others after them by name. Comparisons
+written by `python -m edujax compare` into the same folder get a section too.
 
-To stay small with 256 × 256 grids the arrays are packed: outcome codes as one
-byte per cell, loss curves only for a sub-grid of at most `CURVE_CELLS` runs,
-each curve as log10(loss − global min) quantised to one byte between that
-curve's own lowest and highest value; every blob is zlib-compressed and
-base64-encoded, and the browser inflates it with `DecompressionStream`.
+Page-size budget: at most about 250 KB of data per experiment (measured:
+210–240 KB for a 65,536-run grid, three quarters of it loss curves), so the
+fifteen default experiments make a page of about 2.5 MB (a test holds one
+65,536-run experiment under 500 KB). Per experiment the page keeps
+
+- the outcome of every cell (1 byte per cell), and the continuous measure of
+  every cell (its median over aggregated axes, int16 centi-decades);
+- record-point loss curves (R + 1 points, one byte each) for a sub-grid of at
+  most `CURVE_CELLS` runs (of those the sweep traced, `result.trace_index`):
+  every run of grids up to that size, about 121 × 135 of a 256 × 256 grid, so
+  a click shows the clicked run's own curve or, failing that, a neighbour a
+  cell away (the caption says which);
+- the every-step curves of the representative runs (`result.examples`),
+  thinned to at most `EXAMPLE_POINTS` points: a click on one of them shows
+  its own curve at that resolution.
+
+Curves are stored as log10(loss − global min), quantised to one byte between
+that curve's own lowest and highest value (kept as two int16 blocks, every
+curve's lowest value, then every highest: half the compressed size of
+interleaved pairs); every blob is zlib-compressed and base64-encoded, and the
+browser inflates it with `DecompressionStream`.
 """
 from __future__ import annotations
 
 import base64
-import datetime
 import html
 import json
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
+from markdown_it import MarkdownIt
 
-from edujax import plots
+from edujax import comparison, maps
+from edujax.errors import UserError
 from edujax.grid import spread_indices
 from edujax.outcomes import COLORS
-from edujax.result import SUMMARY, SweepResult, atomic_write
+from edujax.result import SUMMARY, SweepResult, atomic_write, saved
 
 PAGE = "index.html"
 STATIC = Path(__file__).resolve().parent / "static"
-#: At most this many runs of an experiment keep their loss curve on the page.
-CURVE_CELLS = 4096
+#: At most this many runs of an experiment keep their record-point loss curve on the page.
+CURVE_CELLS = 16384
+#: The representative runs' every-step curves keep at most this many points (the last one always).
+EXAMPLE_POINTS = 500
 #: Curve bytes: 0..LEVELS map onto a curve's [lowest, highest] log10 gap; NONFINITE marks NaN/inf.
 LEVELS, NONFINITE = 254, 255
+#: The measure, in int16 hundredths (of a decade); MISSING marks a run without one.
+MISSING = -(2**15)
+#: The order of the story a learner follows; experiments not named here come after, by name.
+STORY = (
+    "quadratic", "quadratic_momentum", "house_prices", "house_prices_l1", "bumpy_bowl", "bumpy_optimizers",
+    "bumpy_basins", "himmelblau", "rosenbrock", "styblinski_tang", "rastrigin", "mlp_regression", "lr_warmup",
+    "dirac_gan", "gan_ring",
+)
+#: Figures the page draws itself (interactively), so it does not show their PNGs.
+DRAWN_ON_PAGE = ("heatmap.png", "measure.png")
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML in a docstring is shown as text
 
 MEANINGS = {
     "converged": "reached the global minimum (all but a tiny share of its starting gap) and stayed there",
@@ -62,7 +99,7 @@ def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np
     Code q stands for the gap 10 ** ((low + q / LEVELS · (high − low)) / 100); the
     error is at most half a level: (high − low) / (200 · LEVELS) decades.
     """
-    logs = np.log10(plots.loss_gap(loss, global_min))
+    logs = np.log10(maps.loss_gap(loss, global_min))
     finite = np.isfinite(logs)
     with np.errstate(invalid="ignore"):
         low = np.floor(np.where(finite, logs, np.inf).min(-1) * 100)
@@ -75,6 +112,30 @@ def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np
     return codes, np.stack([low, high], -1).astype("<i2")
 
 
+def pack_curves(loss: np.ndarray, global_min: float) -> dict[str, str]:
+    """(curves, points) losses -> the page's blobs: one code per point, then the lowest values, the highest values."""
+    codes, ranges = quantise_curves(loss, global_min)
+    return {"codes": pack(codes), "ranges": pack(ranges.T)}
+
+
+def thin(steps: np.ndarray, most: int = EXAMPLE_POINTS) -> np.ndarray:
+    """Indices of at most `most` evenly spread entries of `steps`, first and last included."""
+    return np.unique(np.linspace(0, len(steps) - 1, min(most, len(steps))).round().astype(np.int64))
+
+
+def quantise_measure(measure: np.ndarray) -> np.ndarray:
+    """Measure values -> int16 hundredths, clipped to ±327; MISSING where not finite."""
+    with np.errstate(invalid="ignore"):
+        hundredths = np.round(np.clip(np.asarray(measure, np.float64), -327, 327) * 100)
+    return np.where(np.isfinite(hundredths), hundredths, MISSING).astype("<i2")
+
+
+def order(names, story=STORY) -> list:
+    """`names` in story order: those in `story` first, as there, then the rest by name."""
+    rank = {name: i for i, name in enumerate(story)}
+    return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
 def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     """The inverse of `quantise_curves` (what the page's script computes): gaps, NaN where non-finite."""
     low, high = ranges[:, :1] / 100, ranges[:, 1:] / 100
@@ -82,20 +143,20 @@ def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.where(codes == NONFINITE, np.nan, gaps)
 
 
-def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> dict:
+def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     """Everything the page's script needs about one saved sweep (JSON-friendly).
 
     Outcome codes are renumbered into the page-wide list `outcomes`, which
     also holds the outcomes some experiments add (e.g. mode collapse).
     """
     to_page = np.asarray([outcomes.index(name) for name in result.outcome_names], np.uint8)
-    drawn, faceted, aggregated = plots.layout(result)
+    drawn, faceted, aggregated = maps.layout(result)
     axes = []
     for i, axis in enumerate(result.axes):
         entry = {"name": axis.name, "title": axis.title, "scale": axis.scale, "size": len(axis),
                  "labels": [axis.value_label(k) for k in range(len(axis))]}
         if i in drawn:  # plot geometry, from the same rules as the PNG heatmap
-            centres, cell_edges = plots.edges(axis)
+            centres, cell_edges = maps.edges(axis)
             entry.update(centres=_short(centres), edges=_short(cell_edges))
         axes.append(entry)
     boundaries = []
@@ -103,37 +164,44 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
     facet_values = range(len(result.axes[faceted[0]])) if faceted else [None]
     for boundary in result.boundaries:
         if boundary["axis"] in names:
-            values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
+            values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
     within = curve_subgrid(result.loss.shape[:-1])  # positions inside the traced sub-grid
     sampled = [index[w] for index, w in zip(result.trace_index, within)]  # grid indices
+    f_star = result.info["global_min"]
     loss = result.loss[np.ix_(*within)].reshape(-1, result.loss.shape[-1])
-    codes, ranges = quantise_curves(loss, result.info["global_min"])
+    examples = None
+    if len(result.examples.get("index", ())) and "loss" in result.examples:
+        steps = np.asarray(result.examples.get("step", np.arange(result.examples["loss"].shape[-1])))
+        keep = thin(steps)
+        examples = {"index": result.examples["index"].tolist(), "steps": steps[keep].tolist(),
+                    **pack_curves(result.examples["loss"][:, keep], f_star)}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
+        median = np.nanmedian(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
+    low, high = maps.measure_range(median)  # the colour scale of measure.png
+    measure = {"values": pack(quantise_measure(median)), "low": low, "high": high}
     return {
         "name": result.experiment,
         "shape": list(result.outcome.shape),
         "axes": axes,
         "drawn": drawn, "faceted": faceted, "aggregated": aggregated,
-        "majority": pack(to_page[plots.majority(result.outcome, tuple(aggregated))]),
+        "majority": pack(to_page[maps.majority(result.outcome, tuple(aggregated))]),
         "outcome": pack(to_page[result.outcome]) if aggregated else None,
         "boundaries": boundaries,
         "curves": {"sampled": [s.tolist() for s in sampled], "steps": result.record_steps.tolist(),
-                   "codes": pack(codes), "ranges": pack(ranges)},
+                   **pack_curves(loss, f_star)},
+        "examples": examples,
+        "measure": measure,
         "steps": result.steps,
         "global_min_known": bool(result.info.get("global_min_known", True)),
-        "written": written,
     }
 
 
 def _short(values) -> list[float | None]:
     """Floats with 7 significant digits (float32 precision), for short JSON; None (null) where not finite."""
     return [float(f"{v:.7g}") if np.isfinite(v) else None for v in np.asarray(values, np.float64).ravel()]
-
-
-def _paragraphs(text: str) -> str:
-    blocks = [" ".join(line.strip() for line in block.splitlines()) for block in text.strip().split("\n\n")]
-    return "".join(f"<p>{html.escape(b)}</p>" for b in blocks if b)
 
 
 def _grid_sentence(summary: dict) -> str:
@@ -171,29 +239,33 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     settings = [
         ("grid", f"{_grid_sentence(summary)} = {total:,} runs"), ("steps per run", f"{summary['steps']:,}"),
         ("global minimum f*", f_star), ("classifier thresholds", criteria), ("base seed", summary.get("seed", "")),
-        ("device", summary.get("device", "")), ("jax", summary.get("jax_version", "")),
-        ("time", f"compile {summary.get('compile_s', 0):.2f} s, run {summary.get('run_s', 0):.2f} s, "
-                 f"total {summary.get('wall_s', 0):.2f} s ({summary.get('settings_steps_per_s', 0):.2e} settings·steps/s)"),
-        ("written", data["written"]),
-    ]
+        ("jax", summary.get("jax_version", "")),
+    ]  # the device and timings are in each folder's run.json: the page is the same bytes whenever the results are
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in settings)
-    figures = "".join(f'<li><a href="{e(name)}/{e(f)}">{e(f)}</a>: {e(t)}</li>' for f, t in summary.get("figures", {}).items())
     about = summary.get("about") or summary.get("description", "")
+    measure = ('<div class="view" role="radiogroup" aria-label="what the map shows">'
+               f'<label><input type="radio" name="view-{e(name)}" value="outcome" checked> outcomes</label>'
+               f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label></div>'
+               if data["measure"] else "")
+    hint = (" The switch above the map shows the continuous measure instead: log10(final gap / initial gap),"
+            " negative where the run closed that many decades of its gap, positive where it blew up"
+            + (" (its median where a cell holds several runs)." if data["aggregated"] else ".")
+            if data["measure"] else "")
     return f"""
 <section id="exp-{e(name)}" class="experiment">
   <h2>{e(name)}</h2>
   <p class="description">{e(summary.get("description", ""))}</p>
-  <details class="about" open><summary>What this experiment is</summary>{_paragraphs(about)}</details>
-  <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; <b>click</b> it for its loss curve.</p>
+  <details class="about" open><summary>What this experiment is</summary>{MARKDOWN.render(about)}</details>
+  <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; <b>click</b> it for its loss curve.{hint}</p>
   <div class="figure">
-    <div class="map"><div class="facet"></div><div class="heatmap"></div><div class="legend"></div></div>
+    <div class="map">{measure}<div class="facet"></div><div class="heatmap"></div><div class="legend"></div></div>
     <div class="curve"><p class="hint">Click a cell of the map to see its loss curve here.</p></div>
   </div>
   <div class="tables">
     <table class="counts"><caption>Outcomes</caption>{counts}</table>
     <table class="settings"><caption>Settings of this run</caption>{rows}</table>
   </div>
-  {f'<div class="figures">Figures (files beside this page): <ul>{figures}</ul></div>' if figures else ""}
+  {_figures(name, summary.get("figures", {}))}
 </section>"""
 
 
@@ -220,11 +292,55 @@ def _zoom_section(name: str, zoom: dict) -> str:
 </section>"""
 
 
-def write(results_dir: Path) -> Path:
-    """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it."""
+def _figures(directory: str, figures: dict[str, str]) -> str:
+    """The experiment's own figures inline (images lazily loaded), each with its one-line description."""
+    e = html.escape
+    items = []
+    for file, text in figures.items():
+        if file in DRAWN_ON_PAGE:
+            continue
+        link = f'<a href="{e(directory)}/{e(file)}">{e(file)}</a>'
+        if Path(file).suffix.lower() in (".png", ".gif", ".jpg", ".jpeg", ".svg", ".webp"):
+            items.append(f'<figure><img loading="lazy" src="{e(directory)}/{e(file)}" alt="{e(text)}">'
+                         f"<figcaption>{link}: {e(text)}</figcaption></figure>")
+        else:
+            items.append(f"<figure><figcaption>{link}: {e(text)}</figcaption></figure>")
+    return f'<div class="figures">{"".join(items)}</div>' if items else ""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is damaged ({err.__class__.__name__}: {err}): delete it or write it again") from None
+
+
+def _comparison(directory: str, summary: dict) -> str:
+    """A section for a folder written by `edujax compare`: its map and its table of changes."""
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(c['from'])}</td><td>{e(c['to'])}</td><td>{c['runs']:,}</td>"
+                   f"<td>{c['runs'] / summary['runs']:.1%}</td></tr>" for c in summary["changes"])
+    table = (f'<table class="changes"><caption>Changes of outcome</caption><tr><th>from</th><th>to</th><th>runs</th>'
+             f"<th>share</th></tr>{rows}</table>" if rows else "<p>No run changed outcome.</p>")
+    return f"""
+<section id="cmp-{e(directory)}" class="comparison">
+  <h2>{e(directory)}: {e(summary["a"])} → {e(summary["b"])}</h2>
+  <p class="description">{e(summary["title"])}. Written by <code>python -m edujax compare</code>: grey runs kept their outcome,
+  the others are drawn in the colour of their outcome in {e(summary["b"])}.</p>
+  <div class="figures"><figure><img loading="lazy" src="{e(directory)}/{comparison.MAP}" alt="{e(summary["title"])}"></figure>
+  {table}</div>
+</section>"""
+
+
+def write(results_dir: Path, order_by=STORY) -> Path:
+    """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it.
+
+    Experiments appear in the order of `order_by` (names), then the others by name.
+    """
     results_dir = Path(results_dir)
     sections, experiments = [], []
-    paths = sorted(results_dir.glob(f"*/{SUMMARY}"))
+    found = {folder.name: folder / SUMMARY for folder in saved(results_dir)}  # committed results without arrays: not yet
+    paths = [found[name] for name in order(found, order_by)]
     results = [SweepResult.load(path.parent) for path in paths]
     colors = dict(COLORS)
     for result in results:
@@ -232,30 +348,33 @@ def write(results_dir: Path) -> Path:
     outcomes = list(colors)
     for summary_path, result in zip(paths, results):
         summary = json.loads(summary_path.read_text())
-        written = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
-        data = experiment_data(result, written, outcomes)
+        data = experiment_data(result, outcomes)
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
-    zooms = [(path.parent.name, json.loads(path.read_text())) for path in sorted(results_dir.glob(f"*/{ZOOM}"))]
+    zooms = [(path.parent.name, _read_json(path)) for path in sorted(results_dir.glob(f"*/{ZOOM}"))]
     sections += [_zoom_section(name, zoom) for name, zoom in zooms]
-    payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "experiments": experiments}
+    comparisons = {path.parent.name: _read_json(path) for path in sorted(results_dir.glob(f"*/{comparison.DATA}"))}
+    sections += [_comparison(directory, summary) for directory, summary in comparisons.items()]
+    payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "missing": MISSING,
+               "experiments": experiments}
     meanings = "".join(f'<li><span class="chip" style="background:{colors[o]}"></span><b>{o}</b>: '
                        f'{html.escape(MEANINGS.get(o, "an outcome of its own, defined by the experiment that uses it (see below)"))}</li>'
                        for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
     toc += "".join(f'<a href="#zoom-{html.escape(name)}">{html.escape(name)}</a>' for name, _ in zooms)
+    toc += "".join(f'<a href="#cmp-{html.escape(d)}">{html.escape(d)}</a>' for d in comparisons)
     payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="edujax"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edujax results</title>
 <style>{(STATIC / "uPlot.min.css").read_text()}</style>
 <style>{(STATIC / "page.css").read_text()}</style>
 </head><body>
 <header><h1>edujax results</h1>
 <p>Every experiment below swept a grid of hyperparameters: each cell of a map is one complete training run,
-coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>python -m edujax plot results</code>.</p>
+coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>.venv/bin/edujax plot results</code>.</p>
 <ul class="meanings">{meanings}</ul>
 <nav>{toc}</nav></header>
 <main>{"".join(sections) or "<p>No saved sweeps in this folder yet: run <code>make sweep</code>.</p>"}</main>

@@ -32,7 +32,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto wants ipywidgets in a notebook
 
 from edujax import devices
 from edujax.errors import UserError
@@ -139,14 +139,19 @@ def _float_leaves(tree) -> list:
     return [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)]
 
 
+def _norm(leaves) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in leaves)) if leaves else jnp.asarray(0.0)
+
+
 def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = False):
     """`(hparams, key) -> reduced run` for one grid point: the body to vmap.
 
-    Returns the loss (with `plan.all_metrics`, every metric) at the record
-    points (``records``), the loss's largest and smallest value in each record
+    Returns the loss and the experiment's `record` metrics (with
+    `plan.all_metrics`, every metric) at the record points (``records``), the loss's largest and smallest value in each record
     window, every metric at the first (``initial``) and last step (``final``),
-    ``frozen`` (one more update changes no bit of the floating state) and,
-    with `keep_state`, the final training state.
+    ``frozen`` (one more update changes no bit of the floating state),
+    ``moved`` (that update's size relative to the state's) and, with
+    `keep_state`, the final training state.
 
     Each step's metrics describe the state *before* its update. Across
     windows the carry is only the state and the envelope: whatever else a step
@@ -155,6 +160,16 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     batch. Non-finite losses need no flag of their own: they make the envelope
     non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """
+
+    kept = ("loss", *experiment.record)
+
+    def kept_metrics(metrics):
+        if plan.all_metrics:
+            return metrics
+        missing = [name for name in kept if name not in metrics]
+        if missing:
+            raise UserError(f"experiment {experiment.name!r} records {missing}, which its step does not return")
+        return {name: metrics[name] for name in kept}
 
     def run(hparams, key):
         def evaluate(state):
@@ -179,12 +194,11 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, hi, lo = scan_steps((state, first["loss"], first["loss"]), plan.window - 1)
             # Close the window on the next record's loss, evaluated again by the next window.
             closing = evaluate(state)[1]["loss"]
-            recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, (recorded, jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
+            return (state, (kept_metrics(first), jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"], start["loss"])
+        placeholder = (kept_metrics(start), start["loss"], start["loss"])
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, hi, lo = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         # Leftover steps belong to the last window.
@@ -193,8 +207,10 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
         hi, lo = hi.at[-1].set(jnp.maximum(hi_end, final["loss"])), lo.at[-1].set(jnp.minimum(lo_end, final["loss"]))
         after, before = _float_leaves(following), _float_leaves(state)
         frozen = jnp.all(jnp.stack([jnp.all(a == b) for a, b in zip(after, before)])) if before else jnp.asarray(False)
+        moved = _norm([a - b for a, b in zip(after, before)]) / jnp.maximum(_norm(before), jnp.finfo(dtype).tiny)
         out = {"records": {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()},
-               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen}
+               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen,
+               "moved": moved.astype(dtype)}
         if keep_state:
             out["state"] = storable(state)  # PRNG keys as raw data, which NumPy can hold
         return out
@@ -206,12 +222,12 @@ def judge(runs: dict, global_min, record_steps, criteria) -> dict:
     """`assess` on a batch of reduced runs (the outputs of `run_one`)."""
     initial, final = runs["initial"], runs["final"]
     return assess(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, record_steps, criteria,
-                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), param=final.get("param_norm"),
-                  frozen=runs["frozen"])
+                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), newton=final.get("newton_gain"),
+                  frozen=runs["frozen"], moved=runs["moved"])
 
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
-PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "initial", "final")
+PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
 
 
 def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool,
@@ -318,7 +334,7 @@ def block_rows(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype
 def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str) -> tuple[int, int]:
     """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
     hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
-    per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen")})
+    per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen", "moved")})
     per_run += 1 + 4 + 4  # outcome, measure, steps to go
     traced = devices.nbytes({k: outputs[k] for k in ("records", "hi", "lo", "state")})
     return per_run, traced
@@ -593,7 +609,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         lows = kept["lo"][np.isfinite(kept["lo"])]
         global_min = float(lows.min()) if lows.size else 0.0
         verdict = jax.jit(lambda r, f: judge(r, f, plan.record_steps, experiment.criteria))(
-            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen")}},
+            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen", "moved")}},
             np.asarray(global_min, dtype))
         runs.update(jax.device_get(verdict))
     _check_not_broken(experiment, runs)
@@ -601,7 +617,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
     colors = experiment.outcome_colors
     if experiment.classify is not None:
         hook_runs = {"loss": kept["records"]["loss"], "hi": kept["hi"], "lo": kept["lo"], "initial": runs["initial"],
-                     "final": runs["final"], "frozen": runs["frozen"], "record_steps": plan.record_steps}
+                     "final": runs["final"], "frozen": runs["frozen"], "moved": runs["moved"],
+                     "record_steps": plan.record_steps}
         codes = np.asarray(experiment.classify(hook_runs, codes))
         if codes.shape != (grid.size,) or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
             raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
@@ -621,6 +638,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         steps_to_go=np.asarray(runs["steps_to_go"], np.float32).reshape(shape),
         frozen=np.asarray(runs["frozen"]).reshape(shape),
         loss=kept["records"]["loss"].reshape(kept_shape + (-1,)),
+        records={name: kept["records"][name].reshape(kept_shape + (-1,)) for name in experiment.record},
         hi=kept["hi"].reshape(kept_shape + (-1,)),
         lo=kept["lo"].reshape(kept_shape + (-1,)),
         trace_index=kept_index,

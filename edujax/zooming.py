@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -38,6 +39,8 @@ from edujax.runner import sweep
 
 ZOOMABLE = ("log", "linear")
 ZOOM_JSON, MEASURES = "zoom.json", "measures.npz"
+#: Everything a zoom folder holds.
+WRITTEN = ("frames", "zoom.gif", "strip.png", "dimension.png", ZOOM_JSON, MEASURES)
 
 
 @dataclasses.dataclass
@@ -110,11 +113,19 @@ class Zoom:
         }
 
     def save(self, out) -> Path:
-        """Write the zoom into `out/<name>/`, whole or not at all: frames, GIF, strip, fits, json, arrays."""
+        """Write the zoom into `out/<name>/`, whole or not at all: frames, GIF, strip, fits, json, arrays.
+
+        An existing `out/<name>/` is replaced only if it holds nothing but an earlier zoom's files.
+        """
         from edujax.fractal_plots import animate, draw_dimensions, draw_frame, draw_strip  # matplotlib: only to save
 
         folder = Path(out) / self.name
-        with atomic_dir(folder) as tmp:
+        if os.path.lexists(folder):
+            found = set(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else {folder.name}
+            if ZOOM_JSON not in found or found - set(WRITTEN):
+                raise UserError(f"{folder} exists and holds files edujax zoom did not write "
+                                f"({', '.join(sorted(found - set(WRITTEN))[:3]) or folder.name}): move it away")
+        with atomic_dir(folder, checked=True) as tmp:
             (tmp / "frames").mkdir()
             for i in range(len(self.frames)):
                 draw_frame(self, i, tmp / "frames" / f"frame-{i:02d}.png")

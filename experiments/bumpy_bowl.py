@@ -29,7 +29,7 @@ groove_depth=0.5:4:4` sweeps it; deeper grooves move the dashed line left).
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 
 experiment = ej.minimize(
@@ -51,5 +51,5 @@ experiment = ej.minimize(
                     lambda hparams: 2 / landscapes.groove_curvature(hparams["groove_depth"])),
         ej.Boundary("lr = 2 / λ_floor", "learning_rate", lambda hparams: 2 / landscapes.FLOOR_CURVATURE),
     ),
-    figures=landscapes.figures(landscapes.bumpy_bowl),
+    figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )

@@ -48,7 +48,7 @@ import edujax as ej
 
 UPDATES = ("simultaneous", "alternating")
 SHAPES = {"converged": "spiral in", "slow": "spiral in (slowly)", "oscillating": "cycle", "diverged": "spiral out",
-          "local_min": "stuck", "stalled": "spiral out, then freeze"}
+          "local_min": "stuck", "stalled": "spiral out, then freeze", "mode_collapse": "collapsed"}
 
 
 def f(t):

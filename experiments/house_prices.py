@@ -9,9 +9,12 @@ Gradient descent is stable iff lr < 2/λ_max(XᵀX/n) (the dashed line).
 - raw years (feature ≈ 2000): λ_max ≈ mean(year²) ≈ 4·10⁶, so only
   lr < 5·10⁻⁷ survives, and the other eigenvalue is ~10⁻⁶ times smaller
   (condition number ~10¹²). Gradient descent fixes the line's *level* in a few
-  steps but practically never its *slope*: runs stop improving far from the
-  optimum (labelled local_min: stuck) unless they started with the right slope
-  (the green streak at slope 15).
+  steps but practically never its *slope*: once the level has converged each
+  update of the slope is below float32's spacing at the parameters' size, so
+  the run freezes far from the optimum (`stalled`, not a local minimum: this
+  problem has none; `house_prices_float64` shows the same runs crawling on,
+  `slow`) unless it started with the right slope (the green streak at 15).
+  The smallest learning rates of the standardized panel freeze the same way.
 - standardized years (z = (year − mean)/std): XᵀX/n is the identity, every
   learning rate below 2 converges, at lr = 1 in one step.
 
@@ -19,6 +22,7 @@ Grid: learning rate (log) × start slope (every run starts from the line through
 (2005, 0) with that slope, the same lines for both feature sets) × features.
 """
 import edujax as ej
+from edujax import plots_regression
 from edujax import regression as reg
 
 experiment = ej.minimize(
@@ -40,5 +44,5 @@ experiment = ej.minimize(
         ej.Boundary("lr = 2 / λ_max(XᵀX/n)", "learning_rate",
                     lambda hparams: [reg.lr_limit(f) for f in hparams["features"]]),
     ),
-    figures=reg.draw_lines,
+    figures=plots_regression.draw_lines,
 )

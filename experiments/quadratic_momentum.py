@@ -3,9 +3,12 @@
 Momentum keeps a running velocity v ← g + β·v and steps x ← x − lr·v. On
 f(x, y) = ½ (λ₁ x² + λ₂ y²) each coordinate then follows a two-term
 recurrence that is stable iff lr·λ < 2(1 + β): momentum *raises* the largest
-usable learning rate. The price is oscillation: with β near 1 the iterates
-circle the minimum and the loss rises and falls for hundreds of steps
-("oscillating"), decaying only like β^t.
+usable learning rate. The price is oscillation: with β near 1 the roots are
+complex with modulus √β, the iterates circle the minimum and the loss rises
+and falls, its swings decaying only like β^t. At β = 0.99 that is a factor e
+per 100 steps: the swing dies down ("slow", or "converged" once it is within
+tolerance). Above β ≈ 0.997 the swings shrink by less than a factor e in the
+500 steps ("oscillating"): that is what "still swinging" means on this map.
 
 Grid: learning rate (log) × momentum β from 0 to 0.999, from a fixed start.
 β is swept through 1 − β on a log scale (1, 0.1, 0.01, 0.001), so β = 0.9,

@@ -68,4 +68,4 @@ def test_linearised_stability_limit_separates_spiral_in_from_spiral_out_near_equ
     # and is still growing, has frozen in the saturated region, or circles on the cycle where R1's damping
     # balances the growth: it never comes back
     assert np.isin(above.labels[diagonal, diagonal, 0, 0], ["diverged", "stalled", "oscillating"]).all()
-    assert (above.final["loss"][diagonal, diagonal, 0, 0] > 1e3 * 1e-6).all()
+    assert not (above.final["loss"][diagonal, diagonal, 0, 0] <= 1e3 * 1e-6).any()  # NaN: blew up, left too

@@ -94,9 +94,10 @@ def test_a_swing_that_shrinks_by_less_than_a_factor_e_per_run_oscillates():
 
 def test_settling_above_the_minimum_with_a_vanished_gradient_is_a_local_minimum():
     curve = 1.0 + 99 * 0.96**t  # settles at 1; the true minimum is 0
-    grad = np.sqrt(2 * 0.04 * 99 * 0.96**t)  # |∇| of a quadratic well: √(2λ(f − f_well))
-    assert label(curve, grad0=grad[0], grad=grad[-1]) == LOCAL_MIN
-    assert label(curve, global_min=1.0, grad0=grad[0], grad=grad[-1]) == CONVERGED
+    grad = np.sqrt(2 * 0.04 * 99 * 0.96**t)  # |∇| of a quadratic well of curvature 0.04: √(2λ(f − f_well))
+    assert label(curve, grad0=grad[0], grad=grad[-1], newton=grad[-1] ** 2 / 0.08) == LOCAL_MIN
+    assert label(curve, grad0=grad[0], grad=grad[-1]) == LOCAL_MIN  # κ alone: it fell a millionfold
+    assert label(curve, global_min=1.0, grad0=grad[0], grad=grad[-1], newton=grad[-1] ** 2 / 0.08) == CONVERGED
 
 
 def test_settling_above_the_minimum_without_gradient_information_is_stalled():
@@ -106,7 +107,7 @@ def test_settling_above_the_minimum_without_gradient_information_is_stalled():
 def test_a_power_law_crawl_with_a_live_gradient_is_slow_not_a_local_minimum():
     # f = 100/(1 + t/10): decelerating, as in a curved valley; its gradient ~ √f has not vanished relative to f
     curve = 100 / (1 + t / 10)
-    assert label(curve, grad0=np.sqrt(100), grad=np.sqrt(curve[-1])) == SLOW
+    assert label(curve, grad0=np.sqrt(100), grad=np.sqrt(curve[-1]), newton=curve[-1]) == SLOW
 
 
 def test_a_ravine_crawling_steadily_is_slow_not_stuck():
@@ -121,10 +122,19 @@ def test_a_ravine_crawling_steadily_is_slow_not_stuck():
 
 def test_a_frozen_run_is_stalled_unless_it_sits_at_a_stationary_point():
     flat = np.full(STEPS + 1, 5.0)
-    assert label(flat, frozen=True, grad0=2.0, grad=2.0, param=1.0) == STALLED  # the gradient is alive: a freeze
-    assert label(flat, frozen=True, grad0=2.0, grad=0.0, param=1.0) == LOCAL_MIN  # a zero gradient: stationary
-    # κ vanished, but a representable move along the gradient would still lower the loss: a freeze, not a minimum
-    assert label(flat, frozen=True, grad0=1e6, grad=1e3, param=1e4) == STALLED
+    # the gradient is alive: a Newton step would still remove 2 of the gap 5: a freeze
+    assert label(flat, frozen=True, grad0=2.0, grad=2.0, newton=2.0) == STALLED
+    assert label(flat, frozen=True, grad0=2.0, grad=1e-3, newton=5e-7) == LOCAL_MIN  # removes 1e-7 of it: stationary
+    # an ill-conditioned ravine frozen in float32: the gradient fell a millionfold from the start, but along the flat
+    # direction a Newton step would still remove the whole gap: a freeze, not a minimum
+    assert label(flat, frozen=True, grad0=1e6, grad=1.0, newton=5.0) == STALLED
+    # a plateau: the gradient is tiny, but the loss curves down: no minimum
+    assert label(flat, frozen=True, grad0=1e-9, grad=1e-9, newton=np.inf) == STALLED
+    # with the gradient's norm alone, it must have vanished relative to its start (κ fell below gtol of κ_0)
+    assert label(flat, frozen=True, grad0=2.0, grad=2e-3) == LOCAL_MIN
+    assert label(flat, frozen=True, grad0=2.0, grad=0.2) == STALLED
+    # a flat loss while the state keeps bouncing (a 2-cycle between two points of equal loss) is no stop
+    assert label(flat, moved=0.5) == OSCILLATING
     # a loss that changes by less than one float32 unit per step is at its resolution: stopped, here stalled
     assert label(5.0 + 1e-9 * t) == STALLED
     assert label(5.0 - 1e-5 * t, grad0=1.0, grad=1.0) == SLOW  # ~100 units per step: a real descent

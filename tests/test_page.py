@@ -15,7 +15,7 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import page, plots
+from edujax import maps, page, plots
 from edujax.outcomes import COLORS, OUTCOMES
 
 
@@ -70,10 +70,14 @@ def results(tmp_path_factory, big):
     swept = {}
     for experiment in (mixed, oned, faceted):
         result = ej.sweep(experiment)
-        result.save(out / experiment.name)
+        (out / experiment.name).mkdir()
+        figures = plots.render(result, out / experiment.name) if experiment is oned else {}
+        result.save(out / experiment.name, figures)
         swept[experiment.name] = result
     big.save(out / "quadratic")
     swept["quadratic"] = big
+    steeper = ej.sweep(ej.Experiment(**{**oned.__dict__, "defaults": {**oned.defaults, "curvature": 4.0}}))
+    ej.compare(out / "oned", steeper, names=("c = 1", "c = 4")).write(out / "oned_steeper")
     return out, swept, page.write(out)
 
 
@@ -86,29 +90,59 @@ def payload(path):
 def test_the_page_embeds_every_experiment_exactly(results):
     out, swept, path = results
     experiments = {e["name"]: e for e in payload(path)["experiments"]}
-    assert set(experiments) == {"mixed", "oned", "faceted", "quadratic"}
+    assert list(experiments) == ["quadratic", "faceted", "mixed", "oned"]  # the story's first, then the others by name
     for name, result in swept.items():
         if name == "quadratic":
             continue  # too big to keep every curve: see test_a_256_by_256_grid_makes_a_small_page
         data = experiments[name]
-        drawn, faceted, aggregated = plots.layout(result)
+        drawn, faceted, aggregated = maps.layout(result)
         assert (data["drawn"], data["faceted"], data["aggregated"]) == (drawn, faceted, aggregated)
-        majority = plots.majority(result.outcome, tuple(aggregated))
+        majority = maps.majority(result.outcome, tuple(aggregated))
         np.testing.assert_array_equal(unpack(data["majority"], np.uint8), majority.ravel())
         if aggregated:
             np.testing.assert_array_equal(unpack(data["outcome"], np.uint8), result.outcome.ravel())
         # Small grids keep every run's curve; each decodes to its loss gap within half a quantisation level.
         assert [len(s) for s in data["curves"]["sampled"]] == list(result.outcome.shape)
         codes = unpack(data["curves"]["codes"], np.uint8).reshape(result.outcome.size, -1)
-        ranges = unpack(data["curves"]["ranges"], "<i2").reshape(-1, 2)
+        ranges = unpack(data["curves"]["ranges"], "<i2").reshape(2, -1).T
         decoded = page.decode_curves(codes, ranges)
-        truth = plots.loss_gap(result.loss.reshape(result.outcome.size, -1), result.info["global_min"])
+        truth = maps.loss_gap(result.loss.reshape(result.outcome.size, -1), result.info["global_min"])
         np.testing.assert_array_equal(np.isnan(decoded), ~np.isfinite(truth))
         finite = np.isfinite(truth)
         tolerance = (ranges[:, 1:] - ranges[:, :1]) / 100 / (2 * page.LEVELS) + 1e-9
         assert np.all(np.abs(np.log10(decoded) - np.log10(truth))[finite] <= np.broadcast_to(tolerance, truth.shape)[finite])
         assert data["curves"]["steps"] == result.record_steps.tolist()
+        # the measure's median over the aggregated axes, to a hundredth
+        median = np.median(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
+        stored = unpack(data["measure"]["values"], "<i2").reshape(median.shape) / 100
+        np.testing.assert_allclose(stored, median, atol=0.005 + 1e-6)
     assert (~np.isfinite(swept["mixed"].loss)).any(), "the test grid must include blown-up runs"
+
+
+def test_experiments_follow_the_story_and_their_docstrings_are_markdown(tmp_path, results):
+    assert page.order(["gan_ring", "zebra", "house_prices", "quadratic", "alpha"]) == [
+        "quadratic", "house_prices", "gan_ring", "alpha", "zebra"]
+    assert page.order(["b", "a", "c"], story=("c",)) == ["c", "a", "b"]
+    out, swept, path = results
+    text = path.read_text()
+    assert [m for m in re.findall(r'<section id="(?:exp|cmp)-([^"]+)"', text)] == ["quadratic", "faceted", "mixed", "oned",
+                                                                                  "oned_steeper"]
+    assert re.search(r"<pre><code>f\(x, y\) = ", page.MARKDOWN.render(
+        "Title.\n\nThe loss:\n\n    f(x, y) = x² + y²\n\n- lr < 2: `converged`\n- *else* diverged <script>")) is not None
+    rendered = page.MARKDOWN.render("- lr < 2: `converged`\n- *else* diverged <script>x</script>")
+    assert "<ul>" in rendered and "<li>lr &lt; 2: <code>converged</code></li>" in rendered and "<em>else</em>" in rendered
+    assert "<script>" not in rendered  # raw HTML in a docstring is shown as text, never run
+
+
+def test_a_comparison_on_the_page_counts_every_change(results):
+    out, swept, path = results
+    text = path.read_text()
+    section = text[text.index('<section id="cmp-oned_steeper"'):]
+    section = section[:section.index("</section>")]
+    data = json.loads((out / "oned_steeper" / "comparison.json").read_text())
+    for change in data["changes"]:
+        assert f"<td>{change['from']}</td><td>{change['to']}</td><td>{change['runs']:,}</td>" in section
+    assert 'src="oned_steeper/compare.png"' in section
 
 
 def test_boundaries_follow_the_panels(results):
@@ -139,8 +173,8 @@ def test_a_256_by_256_grid_makes_a_small_page(results):
     sampled = data["curves"]["sampled"]
     assert np.prod([len(s) for s in sampled]) <= page.CURVE_CELLS
     codes = unpack(data["curves"]["codes"], np.uint8).reshape(-1, big.loss.shape[-1])
-    decoded = page.decode_curves(codes, unpack(data["curves"]["ranges"], "<i2").reshape(-1, 2))
-    truth = plots.loss_gap(big.loss[np.ix_(*sampled)].reshape(len(codes), -1), 0.0)
+    decoded = page.decode_curves(codes, unpack(data["curves"]["ranges"], "<i2").reshape(2, -1).T)
+    truth = maps.loss_gap(big.loss[np.ix_(*sampled)].reshape(len(codes), -1), 0.0)
     np.testing.assert_allclose(np.log10(decoded), np.log10(truth), atol=0.1)  # the stored runs are the right ones
     size = len(json.dumps(data))
     assert size < 500_000, f"{size:,} bytes of data for one 65,536-run experiment"
@@ -193,6 +227,9 @@ def loaded(browser, results):
 def hover(tab, name, i, j=0):
     tab.locator(f"#exp-{name} .heatmap").scroll_into_view_if_needed()
     at = tab.evaluate(f"edujaxPage.then(maps => maps[{name!r}].cellCenter({i}, {j}))")
+    # Chromium drops the mouse's fractional pixel: on a 256-cell map (≈ 1.4 px a cell) move to the whole pixel
+    # nearest the centre, which stays inside the cell.
+    at = {"x": round(at["x"]), "y": round(at["y"])}
     tab.mouse.move(at["x"], at["y"])
     return at
 
@@ -207,7 +244,7 @@ def test_every_experiment_renders_without_console_errors(loaded):
     for name in swept:
         assert tab.locator(f"#exp-{name} .heatmap canvas").count() == 1
         legend = tab.locator(f"#exp-{name} .legend").inner_text()
-        for code in np.unique(plots.majority(swept[name].outcome, tuple(plots.layout(swept[name])[2]))):
+        for code in np.unique(maps.majority(swept[name].outcome, tuple(maps.layout(swept[name])[2]))):
             assert OUTCOMES[code] in legend
     assert tab.locator("#exp-oned .legend").inner_text().count("lr = 2 / c") == 1
     assert errors == []
@@ -221,7 +258,7 @@ def test_hover_shows_the_setting_and_click_shows_its_curves(loaded):
         hover(tab, "mixed", i, j)
         text = tip(tab, "mixed")
         assert f"learning_rate: {result.axes[0].value_label(i)}" in text and f"optimizer: {result.axes[1].choices[j]}" in text
-        assert f"{OUTCOMES[plots.majority(codes, (2,))[i, j]]} (most common)" in text
+        assert f"{OUTCOMES[maps.majority(codes, (2,))[i, j]]} (most common)" in text
         for code, n in zip(*np.unique(codes[i, j], return_counts=True)):
             assert f"{OUTCOMES[code]} {n}" in text
     tab.mouse.click(*hover(tab, "mixed", 7, 0).values())
@@ -230,7 +267,7 @@ def test_hover_shows_the_setting_and_click_shows_its_curves(loaded):
     assert len(shown["series"]) == 3  # one curve per seed
     for seed, series in enumerate(shown["series"]):
         assert series["label"].endswith(f"→ {OUTCOMES[codes[7, 0, seed]]}") and f"init seed = {seed}" in series["label"]
-        truth = plots.loss_gap(result.loss[7, 0, seed], 0.0)
+        truth = maps.loss_gap(result.loss[7, 0, seed], 0.0)
         drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
         np.testing.assert_array_equal(np.isnan(drawn), np.isnan(truth))
         np.testing.assert_allclose(np.log10(drawn[~np.isnan(drawn)]), np.log10(truth[~np.isnan(truth)]), atol=0.2)
@@ -242,8 +279,10 @@ def test_a_big_map_shows_the_nearest_stored_curve(loaded, results):
     tab, swept, errors = loaded
     big = swept["quadratic"]
     sampled = next(e for e in payload(results[2])["experiments"] if e["name"] == "quadratic")["curves"]["sampled"]
-    i, j = 150, 201
+    i, j = next((i, j) for i in range(150, 256) for j in range(201, 256) if i not in sampled[0] and j not in sampled[1]
+                and np.ravel_multi_index((i, j), big.outcome.shape) not in big.examples["index"])
     tab.mouse.click(*hover(tab, "quadratic", i, j).values())
+    assert f"learning rate: {big.axes[0].value_label(i)}" in tip(tab, "quadratic")
     assert f"start angle θ (degrees): {big.axes[1].value_label(j)}" in tip(tab, "quadratic")
     assert OUTCOMES[big.outcome[i, j]] in tip(tab, "quadratic")
     si, sj = (s[int(np.argmin(np.abs(np.asarray(s) - k)))] for s, k in zip(sampled, (i, j)))
@@ -264,7 +303,7 @@ def test_one_dimensional_and_faceted_maps(loaded):
     assert OUTCOMES[oned.outcome[0]] == "slow" and OUTCOMES[oned.outcome[11]] == "diverged"  # loss × (1 − lr)^120: 0.98^120 ≫ rtol; |1 − 2.5| > 1
 
     faceted = swept["faceted"]
-    majority = plots.majority(faceted.outcome, (3,))
+    majority = maps.majority(faceted.outcome, (3,))
     tab.evaluate("edujaxPage.then(maps => maps.faceted.setFacet(2))")
     assert tab.locator("#exp-faceted .facet output").inner_text() == "10"
     hover(tab, "faceted", 3, 0)
@@ -285,4 +324,96 @@ def test_screenshot_shows_the_maps(loaded):
     assert len(np.unique(image, axis=0)) > 50, "a blank or near-blank screenshot"
     drawn = {o: int(np.all(image == [int(COLORS[o][k:k + 2], 16) for k in (1, 3, 5)], axis=1).sum()) for o in OUTCOMES}
     assert sum(drawn.values()) > 20_000, drawn  # the map's cells are painted in the outcome colours
+    assert errors == []
+
+
+def test_the_links_wrap_and_the_sections_follow_the_story(browser, results):
+    out, swept, path = results
+    tab = browser.new_page(viewport={"width": 300, "height": 800})  # a narrow phone: the links must wrap, not run off
+    tab.goto(path.as_uri())
+    tab.wait_for_function("document.body.dataset.ready")
+    box = tab.evaluate("""() => { const nav = document.querySelector('nav');
+        return { scroll: nav.scrollWidth, client: nav.clientWidth, page: document.documentElement.scrollWidth,
+                 right: Math.max(...[...nav.querySelectorAll('a')].map((a) => a.getBoundingClientRect().right)),
+                 lines: new Set([...nav.querySelectorAll('a')].map((a) => Math.round(a.getBoundingClientRect().top))).size }; }""")
+    assert box["scroll"] <= box["client"] and box["right"] <= 300 and box["lines"] > 1, box
+    links = tab.locator("nav a").all_inner_texts()
+    assert links == ["quadratic", "faceted", "mixed", "oned", "oned_steeper"]
+    tab.close()
+
+
+def test_the_measure_switch_recolours_the_map_and_hover_shows_the_value(loaded):
+    tab, swept, errors = loaded
+    result = swept["mixed"]  # learning rate × optimizer × 3 seeds: the map shows the median over seeds
+    median = np.median(result.measure, axis=2)
+    api = "edujaxPage.then(maps => maps.mixed"
+    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[maps.majority(result.outcome, (2,))[0, 0]]]
+    tab.evaluate(f"{api}.setView('measure'))")
+    assert tab.locator("#exp-mixed .view input[value=measure]").is_checked()
+    assert "log10(final gap / initial gap)" in tab.locator("#exp-mixed .legend").inner_text()
+    low, high = min(median.min(), -1), max(median.max(), 1)
+    for i in range(8):
+        for j in range(2):
+            red, green, blue = map(int, re.findall(r"\d+", tab.evaluate(f"{api}.colorAt({i}, {j}))")))
+            if median[i, j] < 0:  # converging: blue, the deeper the darker
+                assert blue >= red and (median[i, j] > 0.2 * low or blue > red + 20), (i, j, median[i, j])
+            elif median[i, j] > 0:  # blew up or grew: red
+                assert red >= blue and (median[i, j] < 0.2 * high or red > blue + 20), (i, j, median[i, j])
+    i, j = np.unravel_index(np.argmax(median), median.shape)  # the most diverged cell: the darkest red
+    assert tab.evaluate(f"{api}.colorAt({i}, {j}))") == "rgb(103,0,31)"
+    hover(tab, "mixed", int(i), int(j))
+    assert f"measure (median): {median[i, j]:.2f}" in tip(tab, "mixed")
+    hover(tab, "quadratic", 10, 20)
+    assert f"measure: {swept['quadratic'].measure[10, 20]:.2f}" in tip(tab, "quadratic")
+    tab.evaluate(f"{api}.setView('outcome'))")
+    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[maps.majority(result.outcome, (2,))[0, 0]]]
+    assert errors == []
+
+
+def test_figures_are_shown_inline_and_load(loaded):
+    tab, swept, errors = loaded
+    images = tab.locator("#exp-oned .figures img")
+    assert images.count() == 1 and images.first.get_attribute("src") == "oned/curves.png"
+    assert images.first.get_attribute("loading") == "lazy"
+    assert tab.locator("#exp-oned .figures img[src='oned/heatmap.png']").count() == 0  # the map is drawn by the page
+    for image in (images.first, tab.locator("#cmp-oned_steeper img").first):
+        image.scroll_into_view_if_needed()
+        tab.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=10_000)
+    assert errors == []
+
+
+def test_a_click_shows_the_clicked_runs_own_curve_at_every_step_when_stored(loaded, results):
+    tab, swept, errors = loaded
+    big = swept["quadratic"]
+    sampled = next(e for e in payload(results[2])["experiments"] if e["name"] == "quadratic")["curves"]["sampled"]
+    examples = big.examples
+    for row, flat in enumerate(examples["index"]):
+        i, j = np.unravel_index(int(flat), big.outcome.shape)
+        if i not in sampled[0] or j not in sampled[1]:  # a representative run off the stored sub-grid
+            break
+    else:
+        pytest.fail("every representative run is on the sub-grid: pick another grid")
+    tab.mouse.click(*hover(tab, "quadratic", int(i), int(j)).values())
+    caption = tab.locator("#exp-quadratic .curve .caption").inner_text()
+    steps = examples.get("step", np.arange(big.steps + 1))
+    assert caption.startswith("Loss curve of the run at") and f"every step ({len(steps)} points)" in caption
+    (series,) = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["series"]
+    assert series["label"].endswith(f"→ {OUTCOMES[big.outcome[i, j]]}")
+    shown = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["steps"]
+    assert shown == list(map(int, steps))
+    truth = maps.loss_gap(examples["loss"][row], 0.0)
+    drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
+    np.testing.assert_array_equal(np.isnan(drawn), np.isnan(truth))
+    ok = ~np.isnan(truth)
+    span = np.log10(truth[ok]).max() - np.log10(truth[ok]).min()
+    np.testing.assert_allclose(np.log10(drawn[ok]), np.log10(truth[ok]), atol=span / (2 * page.LEVELS) + 0.006)
+
+    i, j = sampled[0][3], sampled[1][5]  # on the sub-grid: its own record-point curve
+    assert np.ravel_multi_index((i, j), big.outcome.shape) not in examples["index"]
+    tab.mouse.click(*hover(tab, "quadratic", i, j).values())
+    caption = tab.locator("#exp-quadratic .curve .caption").inner_text()
+    assert caption.startswith("Loss curve of the run at") and f"{len(big.record_steps)} record points" in caption
+    (series,) = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["series"]
+    drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
+    np.testing.assert_allclose(np.log10(drawn), np.log10(maps.loss_gap(big.loss[i, j], 0.0)), atol=0.1)
     assert errors == []

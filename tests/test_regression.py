@@ -108,7 +108,8 @@ def test_l1_never_converged_below_its_step_floor(house_l1):
     where_l2_converges = beyond & (l2 == CONVERGED)
     assert where_l2_converges.sum() > 100
     assert np.isin(l1[where_l2_converges], [SLOW, OSCILLATING]).all()
-    assert np.mean(l1[where_l2_converges & (lrs[:, None] > 4)] == OSCILLATING) > 0.9
+    big, small = where_l2_converges & (lrs[:, None] > 1), where_l2_converges & (lrs[:, None] < 0.3)
+    assert np.mean(l1[big] == OSCILLATING) > np.mean(l1[small] == OSCILLATING)  # longer steps: hops, not a crawl
     assert not np.any(l1 == CONVERGED)  # and no constant step of this grid gets L1 there at all
 
 

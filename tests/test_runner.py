@@ -32,9 +32,10 @@ def test_result_shapes_follow_the_grid(quadratic):
     assert result.loss.shape == (9, 5, 13) and result.hi.shape == (9, 5, 12) and result.lo.shape == (9, 5, 12)
     assert result.measure.shape == result.steps_to_go.shape == result.frozen.shape == (9, 5)
     assert result.record_steps[0] == 0 and result.record_steps[-1] == 60
-    assert set(result.final) == {"loss", "grad_norm", "param_norm"}
-    # the hyperparameters are laid out like the grid: learning rate along axis 0
-    np.testing.assert_allclose(result.hparams["learning_rate"][:, 0], np.geomspace(1e-3, 1.0, 9), rtol=1e-6)
+    assert set(result.final) == {"loss", "grad_norm", "newton_gain"}
+    # a Newton step on the quadratic ½(x² + 10y²) lands on the minimum: it would remove the whole loss
+    finite = np.isfinite(result.final["loss"]) & (result.final["loss"] < 1e30)
+    np.testing.assert_allclose(result.final["newton_gain"][finite], result.final["loss"][finite], rtol=1e-3, atol=1e-30)
 
 
 def test_record_plan_ends_on_the_last_step():
@@ -199,10 +200,11 @@ def test_examples_record_every_step_of_representative_runs(quadratic):
     lr = result.hparams["learning_rate"].ravel()[examples["index"]].astype(np.float64)
     angle = np.deg2rad(result.hparams["start_angle"].ravel()[examples["index"]].astype(np.float64))
     x_final, y_final = examples["state"][0]
-    np.testing.assert_allclose(x_final, 5 * np.cos(angle) * (1 - lr) ** 40, rtol=1e-4, atol=1e-30)
+    # (to float32's rounding of 1 − lr·λ, which matters only where that factor is ~0: atol 1e-6 of the start)
+    np.testing.assert_allclose(x_final, 5 * np.cos(angle) * (1 - lr) ** 40, rtol=1e-4, atol=5e-6)
     finite = np.isfinite(y_final)
     np.testing.assert_allclose(y_final[finite], (5 * np.sin(angle) * (1 - 10 * lr) ** 40)[finite], rtol=1e-4,
-                               atol=1e-30)
+                               atol=5e-6)
 
 
 def test_example_records_are_bounded_whatever_the_steps(quadratic):

@@ -10,6 +10,20 @@
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
   const chip = (code) => `<span class="chip" style="background:${COLORS[code]}"></span>${esc(DATA.outcomes[code])}`;
 
+  // The measure's diverging colormap, as measure.png's (ColorBrewer RdBu, blue for negative): white at
+  // 0, the full blue at the low end of the scale and the full red at its high end (two slopes, as
+  // matplotlib's TwoSlopeNorm; the ends are the 1st and 99th percentiles, beyond them the colour
+  // stays). Runs without a measure are grey.
+  const DIVERGING = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
+  const rgb = (hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+  function diverging(t) { // t in [0, 1]
+    const x = Math.min(Math.max(t, 0), 1) * (DIVERGING.length - 1), k = Math.min(Math.floor(x), DIVERGING.length - 2);
+    const a = rgb(DIVERGING[k]), b = rgb(DIVERGING[k + 1]);
+    return `rgb(${a.map((v, c) => Math.round(v + (b[c] - v) * (x - k))).join(",")})`;
+  }
+  const twoSlope = (v, lo, hi) => (v < 0 ? 0.5 - 0.5 * (v / lo) : 0.5 + 0.5 * (v / hi));
+  const MISSING_COLOR = "#bdbdbd";
+
   async function inflate(b64) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
@@ -76,16 +90,18 @@
 
   async function render(exp) {
     const section = document.getElementById(`exp-${exp.dir}`);
-    const [major, full, codes, rangeBytes] = await Promise.all([
+    const E = exp.examples, M = exp.measure;
+    const [major, full, codes, rangeBytes, exCodes, exRangeBytes, measureBytes] = await Promise.all([
       inflate(exp.majority), exp.outcome ? inflate(exp.outcome) : null, inflate(exp.curves.codes), inflate(exp.curves.ranges),
+      E ? inflate(E.codes) : null, E ? inflate(E.ranges) : null, M ? inflate(M.values) : null,
     ]);
-    const ranges = new DataView(rangeBytes.buffer);
+    const measure = M ? new Int16Array(measureBytes.buffer) : null; // little-endian, as every browser's typed arrays
     const shape = exp.shape, fullStrides = strides(shape);
     const kept = [...exp.drawn, ...exp.faceted].sort((a, b) => a - b);
     const keptStrides = strides(kept.map((d) => shape[d]));
     const X = exp.axes[exp.drawn[0]], Y = exp.drawn.length > 1 ? exp.axes[exp.drawn[1]] : null;
     const F = exp.faceted.length ? exp.faceted[0] : null;
-    const state = { facet: 0, hover: null, picked: null, shown: null };
+    const state = { facet: 0, hover: null, picked: null, shown: null, view: "outcome" };
 
     // Grid index of every dimension for map cell (i, j) at the current facet; aggregated dims from `rest`.
     function gridIndex(cell, rest = []) {
@@ -97,6 +113,13 @@
       });
     }
     const majorityAt = (index) => major[dot(kept.map((d) => index[d]), keptStrides)];
+    // The measure at a map cell (its median over aggregated axes), or null where a run has none.
+    const measureAt = (index) => {
+      const q = measure[dot(kept.map((d) => index[d]), keptStrides)];
+      return q === DATA.missing ? null : q / 100;
+    };
+    const measureColor = (v) => (v === null ? MISSING_COLOR : diverging(twoSlope(v, M.low, M.high)));
+    const colorAt = (index) => (state.view === "measure" ? measureColor(measureAt(index)) : COLORS[majorityAt(index)]);
 
     // --- the facet selector -------------------------------------------------------------
     const facetDiv = section.querySelector(".facet");
@@ -123,11 +146,11 @@
       const yp = Y ? Y.edges.map((v) => Math.round(u.valToPos(v, "y", true))) : [top + height, top];
       for (let j = 0; j < yp.length - 1; j++) {
         const y0 = Math.min(yp[j], yp[j + 1]), h = Math.abs(yp[j + 1] - yp[j]);
-        for (let i = 0; i < X.size; ) { // one rectangle per run of equal outcomes along the row
-          const code = majorityAt(gridIndex({ i, j }));
+        for (let i = 0; i < X.size; ) { // one rectangle per run of equal colours along the row
+          const color = colorAt(gridIndex({ i, j }));
           let k = i + 1;
-          while (k < X.size && majorityAt(gridIndex({ i: k, j })) === code) k++;
-          ctx.fillStyle = COLORS[code];
+          while (k < X.size && colorAt(gridIndex({ i: k, j })) === color) k++;
+          ctx.fillStyle = color;
           ctx.fillRect(Math.min(xp[i], xp[k]), y0, Math.abs(xp[k] - xp[i]), h);
           i = k;
         }
@@ -178,6 +201,10 @@
       const index = gridIndex(cell, exp.aggregated.map(() => 0));
       const rows = kept.map((d) => `<div>${esc(exp.axes[d].title)}: <b>${esc(exp.axes[d].labels[index[d]])}</b></div>`);
       const code = majorityAt(index);
+      if (M) {
+        const v = measureAt(index), over = exp.aggregated.length ? " (median)" : "";
+        rows.push(`<div class="measure">measure${over}: <b>${v === null ? "none" : v.toFixed(2)}</b></div>`);
+      }
       if (!exp.aggregated.length) return rows.join("") + `<div class="outcome">${chip(code)}</div>`;
       const tally = DATA.outcomes.map(() => 0);
       for (const rest of product(exp.aggregated.map((d) => [...Array(shape[d]).keys()]))) tally[full[dot(gridIndex(cell, rest), fullStrides)]]++;
@@ -215,47 +242,83 @@
     map.over.addEventListener("click", () => { if (state.hover) showCurves(state.hover); });
 
     const present = DATA.outcomes.map((_, c) => c).filter((c) => major.includes(c));
-    section.querySelector(".legend").innerHTML = present.map((c) => `<span>${chip(c)}</span>`).join("") +
-      exp.boundaries.map((b, n) => `<span><svg width="32" height="10"><line x1="0" y1="5" x2="32" y2="5" stroke="#000" stroke-width="2"
-        stroke-dasharray="${DASHES[n % DASHES.length].join(" ")}"/></svg>${esc(b.label)}</span>`).join("");
+    const lines = exp.boundaries.map((b, n) => `<span><svg width="32" height="10"><line x1="0" y1="5" x2="32" y2="5" stroke="#000"
+      stroke-width="2" stroke-dasharray="${DASHES[n % DASHES.length].join(" ")}"/></svg>${esc(b.label)}</span>`).join("");
+    function drawLegend() {
+      let keys = present.map((c) => `<span>${chip(c)}</span>`).join("");
+      if (state.view === "measure") {
+        const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${diverging(t)} ${t * 100}%`).join(", ");
+        keys = `<span class="colorbar"><b>${+M.low.toPrecision(2)}</b><i style="background:linear-gradient(to right, ${stops})"></i>
+          <b>+${+M.high.toPrecision(2)}</b></span><span class="measure-note">log10(final gap / initial gap): blue converged by that many
+          decades, red blew up${measure.includes(DATA.missing) ? `; <span class="chip" style="background:${MISSING_COLOR}"></span>no measure` : ""}</span>`;
+      }
+      section.querySelector(".legend").innerHTML = keys + lines;
+    }
+    drawLegend();
+    function setView(view) {
+      state.view = view;
+      drawLegend();
+      map.redraw(false, false);
+    }
+    section.querySelectorAll(".view input").forEach((input) => input.addEventListener("change", () => setView(input.value)));
 
-    // --- loss curves of the clicked cell (or the nearest cell whose curves are stored) ---
+    // --- loss curves of the clicked cell: its own whenever stored, else the nearest stored run ---
+    // Stored: record-point curves for the sub-grid S (every run of small grids), and every-step
+    // curves (thinned) of the representative runs E; ranges hold all lows, then all highs.
     const curveDiv = section.querySelector(".curve");
-    const S = exp.curves.sampled, subStrides = strides(S.map((s) => s.length)), R = exp.curves.steps.length;
+    const S = exp.curves.sampled, subStrides = strides(S.map((s) => s.length));
+    const stored = { steps: exp.curves.steps, codes, ranges: new DataView(rangeBytes.buffer), rows: S.reduce((n, s) => n * s.length, 1) };
+    const dense = E && { steps: E.steps, codes: exCodes, ranges: new DataView(exRangeBytes.buffer), rows: E.index.length };
+    const exampleRow = new Map(E ? E.index.map((flat, row) => [flat, row]) : []);
     let chart = null;
-    function decode(row) {
-      const lo = ranges.getInt16(4 * row, true) / 100, hi = ranges.getInt16(4 * row + 2, true) / 100;
-      return exp.curves.steps.map((_, t) => {
-        const q = codes[row * R + t];
+    function decode(store, row) {
+      const lo = store.ranges.getInt16(2 * row, true) / 100, hi = store.ranges.getInt16(2 * (store.rows + row), true) / 100;
+      const n = store.steps.length;
+      return store.steps.map((_, t) => {
+        const q = store.codes[row * n + t];
         return q === DATA.nonfinite ? null : 10 ** (lo + (q / DATA.levels) * (hi - lo));
       });
     }
+    function run(index) { // a run's stored curve: [steps, values], the densest kept, or null
+      const flat = dot(index, fullStrides);
+      if (exampleRow.has(flat)) return { every: true, xy: [dense.steps, decode(dense, exampleRow.get(flat))] };
+      const pos = index.map((v, d) => S[d].indexOf(v));
+      return pos.every((p) => p >= 0) ? { every: false, xy: [stored.steps, decode(stored, dot(pos, subStrides))] } : null;
+    }
     function showCurves(cell) {
       const target = gridIndex(cell, exp.aggregated.map(() => 0));
-      const lists = shape.map((_, d) => (exp.aggregated.includes(d) ? S[d].map((_, p) => p) : [S[d].indexOf(nearest(S[d], target[d]))]));
-      const runs = [];
-      for (const pos of product(lists)) {
-        const index = pos.map((p, d) => S[d][p]);
+      const runsAt = (base) => [...product(exp.aggregated.map((d) => [...Array(shape[d]).keys()]))].map((rest) => {
+        const index = base.map((v, d) => (exp.aggregated.includes(d) ? rest[exp.aggregated.indexOf(d)] : v));
+        return { index, curve: run(index) };
+      }).filter((r) => r.curve);
+      let runs = runsAt(target);
+      const exact = runs.length > 0;
+      if (!exact) runs = runsAt(target.map((v, d) => nearest(S[d], v)));
+      runs = runs.map(({ index, curve }) => {
         const outcome = full ? full[dot(index, fullStrides)] : majorityAt(index);
         const label = exp.axes.map((a, d) => `${a.title} = ${a.labels[index[d]]}`).join(", ") + ` → ${DATA.outcomes[outcome]}`;
-        runs.push({ index, outcome, label, values: decode(dot(pos, subStrides)) });
-      }
+        return { index, outcome, label, curve };
+      });
       const at = runs[0].index;
       state.picked = cell;
       state.shown = { i: at[exp.drawn[0]], j: Y ? at[exp.drawn[1]] : 0 };
-      const exact = kept.every((d) => at[d] === target[d]);
       const where = kept.map((d) => `${esc(exp.axes[d].title)} = ${esc(exp.axes[d].labels[at[d]])}`).join(", ");
-      curveDiv.innerHTML = `<p class="caption">${exact ? "Loss curve of the run at" : "Loss curves are stored for a sub-grid; nearest stored run:"}
-        <b>${where}</b>${runs.length > 1 ? ` (${runs.length} runs)` : ""}.</p><div class="chart"></div>`;
+      const every = runs.filter((r) => r.curve.every).length;
+      const total = exp.aggregated.reduce((n, d) => n * shape[d], 1);
+      const resolution = every === runs.length ? `every step (${dense.steps.length} points)`
+        : every ? `every step for ${every}, ${exp.curves.steps.length} record points for the others` : `${exp.curves.steps.length} record points`;
+      curveDiv.innerHTML = `<p class="caption">${exact ? "Loss curve of the run at" : "This run's curve is not stored; nearest stored run:"}
+        <b>${where}</b>${total > 1 ? ` (${runs.length} of ${total} runs)` : ""}, ${resolution}.</p><div class="chart"></div>`;
       if (chart) chart.destroy();
+      const data = runs.length === 1 ? runs[0].curve.xy : uPlot.join(runs.map((r) => r.curve.xy));
       chart = new uPlot({
         width: 460, height: 320,
         scales: { x: { time: false }, y: { distr: 3, range: (u, lo, hi) => (lo == null ? [1e-12, 1] : uPlot.rangeLog(lo, hi, 10, true)) } },
         axes: [{ label: "step", stroke: "#222", ...FONTS }, { label: exp.global_min_known ? "loss − global min" : "loss − lowest loss reached", stroke: "#222", size: 64, ...FONTS,
           ...logAxis }],
         legend: { live: false },
-        series: [{ label: "step" }, ...runs.map((r) => ({ label: r.label, stroke: COLORS[r.outcome], width: 1.5 }))],
-      }, [exp.curves.steps, ...runs.map((r) => r.values)], curveDiv.querySelector(".chart"));
+        series: [{ label: "step" }, ...runs.map((r) => ({ label: r.label, stroke: COLORS[r.outcome], width: 1.5, spanGaps: true }))],
+      }, data, curveDiv.querySelector(".chart"));
       map.redraw(false, false);
     }
 
@@ -265,9 +328,13 @@
         const r = map.over.getBoundingClientRect();
         const x = (map.valToPos(X.edges[i], "x") + map.valToPos(X.edges[i + 1], "x")) / 2;
         const y = Y ? (map.valToPos(Y.edges[j], "y") + map.valToPos(Y.edges[j + 1], "y")) / 2 : map.over.clientHeight / 2;
-        return { x: r.left + x, y: r.top + y };
+        // Whole pixels: the browser delivers mouse events at whole pixels, and a cell of a 256-row map is
+        // barely wider than one, so a fractional centre could land in the neighbouring cell.
+        return { x: Math.round(r.left + x), y: Math.round(r.top + y) };
       },
       setFacet(f) { const input = facetDiv.querySelector("input"); input.value = f; input.dispatchEvent(new Event("input")); },
+      setView(view) { section.querySelector(`.view input[value="${view}"]`).click(); },
+      colorAt: (i, j = 0) => colorAt(gridIndex({ i, j }, exp.aggregated.map(() => 0))),
       curves: () => (chart ? { steps: chart.data[0], series: chart.series.slice(1).map((s, k) => ({ label: s.label, values: chart.data[k + 1] })) } : null),
     }];
   }
