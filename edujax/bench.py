@@ -53,6 +53,7 @@ from matplotlib.figure import Figure
 
 from edujax import devices, landscapes, registry, runner
 from edujax.errors import Parser, UserError, positive
+from edujax.grid import Grid, linspace, logspace
 from edujax.result import atomic_write
 
 
@@ -72,34 +73,56 @@ def _quadratic_module(name):
 
 
 def numpy_gd(columns, steps):
-    """Gradient descent on ½(λ₁x² + λ₂y²) for the whole grid, written with numpy."""
+    """Gradient descent on ½(λ₁x² + λ₂y²) for the whole grid, the best a NumPy user would write: every
+    update in place (no temporaries), the per-setting factors 1 − lr·λ computed once, and the loss's
+    running envelope (its largest and smallest value, what the classifier needs) kept as edujax keeps it."""
     module = _quadratic_module("quadratic")
     lam1, lam2 = module.EIGENVALUES
     angle = np.deg2rad(columns["start_angle"])
-    x, y, lr = module.RADIUS * np.cos(angle), module.RADIUS * np.sin(angle), columns["learning_rate"]
-    best = np.full_like(x, np.inf)
+    x, y = module.RADIUS * np.cos(angle), module.RADIUS * np.sin(angle)
+    fx, fy = 1 - columns["learning_rate"] * lam1, 1 - columns["learning_rate"] * lam2
+    loss, part = np.empty_like(x), np.empty_like(x)
+    hi, lo = np.full_like(x, -np.inf), np.full_like(x, np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            loss = 0.5 * (lam1 * x * x + lam2 * y * y)
-            best = np.fmin(best, loss)
-            x, y = x - lr * lam1 * x, y - lr * lam2 * y
-        return 0.5 * (lam1 * x * x + lam2 * y * y)
+            _quadratic_loss(x, y, lam1, lam2, loss, part)
+            np.fmax(hi, loss, out=hi)
+            np.fmin(lo, loss, out=lo)
+            x *= fx
+            y *= fy
+        return _quadratic_loss(x, y, lam1, lam2, loss, part)
+
+
+def _quadratic_loss(x, y, lam1, lam2, loss, part):
+    """½(λ₁x² + λ₂y²) into `loss`, in place (`part` is scratch)."""
+    np.multiply(x, x, out=loss)
+    loss *= 0.5 * lam1
+    np.multiply(y, y, out=part)
+    part *= 0.5 * lam2
+    loss += part
+    return loss
 
 
 def numpy_heavy_ball(columns, steps):
-    """Heavy-ball momentum (optax.sgd's form: v ← g + βv, x ← x − lr·v) with numpy."""
+    """Heavy-ball momentum (optax.sgd's form: v ← g + βv, x ← x − lr·v) with NumPy, in place like `numpy_gd`."""
     module = _quadratic_module("quadratic_momentum")
     lam1, lam2 = module.EIGENVALUES
     lr, beta = columns["learning_rate"], 1 - columns["one_minus_momentum"]
     x, y = np.full_like(lr, module.START[0]), np.full_like(lr, module.START[1])
-    vx, vy, best = np.zeros_like(x), np.zeros_like(y), np.full_like(x, np.inf)
+    vx, vy, loss, part = np.zeros_like(x), np.zeros_like(y), np.empty_like(x), np.empty_like(x)
+    hi, lo = np.full_like(x, -np.inf), np.full_like(x, np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            loss = 0.5 * (lam1 * x * x + lam2 * y * y)
-            best = np.fmin(best, loss)
-            vx, vy = lam1 * x + beta * vx, lam2 * y + beta * vy
-            x, y = x - lr * vx, y - lr * vy
-        return 0.5 * (lam1 * x * x + lam2 * y * y)
+            _quadratic_loss(x, y, lam1, lam2, loss, part)
+            np.fmax(hi, loss, out=hi)
+            np.fmin(lo, loss, out=lo)
+            for z, v, lam in ((x, vx, lam1), (y, vy, lam2)):
+                v *= beta  # v ← λz + βv
+                np.multiply(z, lam, out=part)
+                v += part
+                np.multiply(v, lr, out=part)  # z ← z − lr·v
+                z -= part
+        return _quadratic_loss(x, y, lam1, lam2, loss, part)
 
 
 def numpy_bumpy_bowl(columns, steps):
@@ -190,7 +213,7 @@ def sample_rows(columns, sample: int) -> list[dict]:
     return [{name: jnp.asarray(col[i]) for name, col in columns.items()} for i in picks]
 
 
-def python_loop_rate(experiment, rows, steps: int) -> float:
+def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of a per-setting Python loop over a jitted step."""
     init, step = jax.jit(experiment.init), jax.jit(experiment.step)
 
@@ -201,24 +224,24 @@ def python_loop_rate(experiment, rows, steps: int) -> float:
         jax.block_until_ready(metrics)
 
     one(rows[0])  # compile outside the timing
-    return len(rows) * steps / time_best(lambda: [one(row) for row in rows], 1)
+    return len(rows) * steps / time_best(lambda: [one(row) for row in rows], repeats)
 
 
-def one_at_a_time_rate(experiment, rows, steps: int) -> float:
+def one_at_a_time_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of whole jitted runs, one setting per call (edujax minus the vmap)."""
     alone = jax.jit(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"])
     jax.block_until_ready(alone(rows[0]))  # compile outside the timing
-    return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], 1)
+    return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], repeats)
 
 
-def plain_vmap_rate(experiment, columns, steps: int) -> float:
+def plain_vmap_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
     n = len(next(iter(columns.values())))
     rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
     hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
     plain = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
     jax.block_until_ready(plain(hparams))  # compile outside the timing
-    return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), 1)
+    return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), repeats)
 
 
 def notebook_loop(experiment, columns, steps: int):
@@ -245,14 +268,14 @@ def notebook_loop(experiment, columns, steps: int):
     return run
 
 
-def notebook_loop_rate(experiment, columns, steps: int, reference) -> float:
+def notebook_loop_rate(experiment, columns, steps: int, reference, repeats: int = 1) -> float:
     """settings·steps/s of `notebook_loop`, checked to reach `reference`'s final losses."""
     run = notebook_loop(experiment, columns, steps)
     final = np.asarray(run()[: len(reference), -1])  # compile outside the timing
     both = np.isfinite(final) & np.isfinite(reference)
     # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
     assert np.median(np.abs(final[both] - reference[both]) / (np.abs(reference[both]) + 1e-6)) < 1e-3
-    return len(reference) * steps / time_best(run, 1)
+    return len(reference) * steps / time_best(run, repeats)
 
 
 def step_flops(experiment, hparams) -> float:
@@ -284,19 +307,19 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     row = {
         "workload": workload.title, "experiment": workload.experiment, "settings": grid.size, "steps": steps,
         "compile_s": first.info["compile_s"], "edujax_s": run_s, "edujax_rate": work / run_s,
-        "python_loop_rate": python_loop_rate(experiment, rows, steps),
-        "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps),
-        "plain_vmap_rate": plain_vmap_rate(experiment, columns, steps),
+        "python_loop_rate": python_loop_rate(experiment, rows, steps, repeats),
+        "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps, repeats),
+        "plain_vmap_rate": plain_vmap_rate(experiment, columns, steps, repeats),
     }
     row["vs_python_loop"] = row["edujax_rate"] / row["python_loop_rate"]
     row["vs_one_at_a_time"] = row["edujax_rate"] / row["one_at_a_time_rate"]
     row["vs_plain_vmap"] = row["edujax_rate"] / row["plain_vmap_rate"]
     if workload.notebook:
-        row["notebook_loop_rate"] = notebook_loop_rate(experiment, columns, steps, first.final["loss"].ravel())
+        row["notebook_loop_rate"] = notebook_loop_rate(experiment, columns, steps, first.final["loss"].ravel(), repeats)
         row["vs_notebook_loop"] = row["edujax_rate"] / row["notebook_loop_rate"]
     if workload.numpy_loop is not None:
         final = {}
-        numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), 1)
+        numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), repeats)
         ours = first.final["loss"].ravel()
         both = np.isfinite(ours) & np.isfinite(final["loss"])
         # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
@@ -310,6 +333,33 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
         row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak,
                    product_shape=list(workload.product), product_share_of_peak=ceiling / peak)
     return row
+
+
+#: The scaling row: the quadratic's grid at these sides (65,536 to 16,777,216 settings), this many steps.
+SCALING_SIDES, SCALING_STEPS = (256, 1024, 4096), 100
+
+
+def scaling(sides=SCALING_SIDES, steps: int = SCALING_STEPS, repeats: int = 3) -> list[dict]:
+    """Throughput against grid size on the quadratic: edujax's whole sweep (classification and every
+    host-side step included, compile excluded) and the in-place NumPy loop, each the best of `repeats`,
+    timed alternately in one process."""
+    experiment = registry.load("quadratic")
+    rows = []
+    for side in sides:
+        grid = Grid(logspace("learning_rate", 1e-4, 1.0, side), linspace("start_angle", 0.0, 90.0, side))
+        columns = runner.hparam_columns(experiment, grid)
+        timed = functools.partial(runner.sweep, experiment, grid, steps, examples_per_outcome=0)
+        timed()  # compile outside the timing
+        final, edujax_s, numpy_s = {}, float("inf"), float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            timed()
+            edujax_s = min(edujax_s, time.perf_counter() - start)
+            numpy_s = min(numpy_s, time_best(lambda: final.update(loss=numpy_gd(columns, steps)), 1))
+        work = grid.size * steps
+        rows.append({"settings": grid.size, "steps": steps, "edujax_rate": work / edujax_s,
+                     "numpy_rate": work / numpy_s, "vs_numpy": numpy_s / edujax_s})
+    return rows
 
 
 BASELINES = [  # (row key, legend), in the order of the bars
@@ -362,6 +412,8 @@ def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     parser.add_argument("--repeats", type=positive, default=3, help="edujax runs per workload (best is kept)")
     parser.add_argument("--sample", type=positive, default=4, help="settings timed for the Python-loop baseline")
     parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="just these workloads, by experiment name")
+    parser.add_argument("--scaling", nargs="*", type=positive, default=list(SCALING_SIDES), metavar="SIDE",
+                        help="grid sides of the quadratic's scaling rows (default: 256 1024 4096; none: skip them)")
     args = parser.parse_args(argv)
     present = [w for w in WORKLOADS if w.experiment in registry.available()]
     if args.only:
@@ -390,9 +442,16 @@ def main(argv=None) -> int:
         if "vs_without" in row:
             print(f"{row['workload']}: {row['edujax_rate']:.3g} settings·steps/s, the same sweep without it"
                   f" {row['without_rate']:.3g}: {row['vs_without']:.2f}× the throughput (same run)")
+    grow = scaling(args.scaling, repeats=args.repeats) if args.scaling and any(w.experiment == "quadratic" for w in present) else []
+    if grow:
+        print(f"\nscaling: the quadratic, {SCALING_STEPS} steps, whole sweep (classified, on the host) against the"
+              " in-place NumPy loop, best of each:")
+        print(f"{'settings':>12s} {'edujax /s':>10s} {'numpy /s':>10s} {'× numpy':>8s}")
+        for row in grow:
+            print(f"{row['settings']:>12,d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e} {row['vs_numpy']:8.1f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
+    report = {"scaling": grow, "device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
               "jax_version": jax.__version__, "matmul_peak_flops": peak, "matmul_peak_size": peak_n,
               "workloads": rows}
     atomic_write(out / "benchmark.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
