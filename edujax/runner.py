@@ -61,6 +61,8 @@ UNROLL_MAX_STATE = 64
 #: ran the width-8 network of `experiments/fractal_boundary.py` 2.5x faster
 #: than its whole chunk at once. Problems with small steps get one block.
 CACHE_BYTES = 4 * 2**20
+#: On a CPU, chunks hold at most this many runs per device unless `chunk_size` says otherwise.
+CPU_CHUNK_RUNS = 1 << 16
 
 #: The representative runs' metrics are recorded at most at this many points
 #: (every step when the run is shorter), whatever the number of steps.
@@ -359,6 +361,8 @@ def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: 
     if chunk_size is None:
         budget = devices.default_memory_budget() if max_memory is None else max_memory
         chunk_size = max(1, budget // max(per_run, 1)) * n_devices
+        if block:  # a CPU: chunks near its caches' size run faster (measured: 1.1-1.6x at 1M settings)
+            chunk_size = min(chunk_size, CPU_CHUNK_RUNS * n_devices)
     per_device = -(-max(1, min(int(chunk_size), n)) // (BATCH_MULTIPLE * n_devices)) * BATCH_MULTIPLE
     if block and per_device > block:
         per_device = -(-per_device // block) * block
@@ -516,6 +520,12 @@ def nearest_cells(grid: Grid, points) -> np.ndarray:
     return np.asarray(cells, dtype=np.int64)
 
 
+#: Without an explicit host budget, the records and final states of at most this many runs are kept
+#: (an evenly spread sub-grid of bigger grids): the page draws at most 16,384 runs' curves, and every
+#: run's outcome, measure and final metrics are kept whatever the grid's size.
+MAX_TRACED_RUNS = 1 << 20
+
+
 def host_budget_runs(experiment, plan, signature, dtype, n, max_host_memory, needs_all: bool) -> int:
     """How many runs' records and states fit the host budget beside every run's own results.
 
@@ -562,8 +572,8 @@ def sweep(
     `devices.default_memory_budget()`); chunking never changes a number. The
     host keeps every run's outcome, measure and final metrics, and the
     records and final states of as many runs as fit `max_host_memory` bytes
-    (default: `devices.default_host_budget()`; an evenly spread sub-grid when
-    not all fit). With `checkpoint` (a folder) finished chunks are saved and an
+    (default: `devices.default_host_budget()`, and at most `MAX_TRACED_RUNS`
+    runs; an evenly spread sub-grid when not all fit). With `checkpoint` (a folder) finished chunks are saved and an
     interrupted sweep resumes where it stopped; `progress` shows a bar.
     A few representative runs per outcome (and the experiment's `highlights`)
     become `result.examples`: their final state from this very sweep, and their
@@ -596,6 +606,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
     judged = experiment.global_min is not None
     needs_all = not judged or experiment.classify is not None
     room = host_budget_runs(experiment, plan, signature, dtype.name, grid.size, max_host_memory, needs_all)
+    if max_host_memory is None and not needs_all:  # nothing reads more traces than this: keep the host light
+        room = min(room, MAX_TRACED_RUNS)
     kept_index = kept_subgrid(grid.shape, room)
     kept_shape = tuple(len(i) for i in kept_index)
     kept_rows = np.ravel_multi_index(np.meshgrid(*kept_index, indexing="ij"), grid.shape).ravel()
