@@ -469,8 +469,9 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
             else:
                 rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
                 out = devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key, f_star))
+                every = len(mine) == valid  # every run kept: a view, not a gathered copy
                 part = {"runs": jax.tree.map(lambda a: a[:valid], out["runs"]),
-                        "kept": jax.tree.map(lambda a: a[mine], out["kept"])}
+                        "kept": jax.tree.map(lambda a: a[:valid] if every else a[mine], out["kept"])}
                 if saved is not None and devices.is_main_process():
                     folder.mkdir(parents=True, exist_ok=True)
                     _save_chunk(saved, part)
@@ -693,12 +694,11 @@ def _examples(experiment, grid, steps, seed, columns, codes, kept_rows, states, 
     highlights = nearest_cells(grid, experiment.highlights)
     picks = kept_rows[representatives(codes[kept_rows], per_outcome, n_outcomes)] if per_outcome else np.zeros(0, int)
     picks = np.concatenate([highlights, picks[~np.isin(picks, highlights)]]).astype(np.int64)
-    position = {row: i for i, row in enumerate(kept_rows.tolist())}
     examples = {"index": picks, "outcome": codes[picks]}
     if not len(picks):
         return examples
-    if all(int(p) in position for p in picks):
-        where = np.asarray([position[int(p)] for p in picks])
+    where = np.minimum(np.searchsorted(kept_rows, picks), len(kept_rows) - 1)  # kept_rows is sorted
+    if np.all(kept_rows[where] == picks):
         signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
         template = run_shapes(experiment, RecordPlan.make(steps, 1), signature, np.dtype(dtype).name)[2]
         examples["state"] = restore_state(template, [leaf[where] for leaf in jax.tree.leaves(states)])
