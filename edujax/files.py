@@ -18,7 +18,10 @@ import contextlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from edujax.errors import UserError
 
@@ -48,6 +51,18 @@ def atomic_write(path: Path, write) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_npz(f, arrays: dict, label: tuple[str, str] | None = None) -> None:
+    """Write `arrays` ({name: array}) into the open file `f` as an `.npz` archive that `np.load`
+    reads, compressed at zlib's fastest level (big grids: several times faster than
+    `np.savez_compressed`, a little larger). `label`: an extra text member (name, text)."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        if label is not None:
+            archive.writestr(*label)
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
 def summary_of(folder: Path) -> dict | None:

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from edujax.errors import UserError
-from edujax.files import ARRAYS, RUN_LOG, SUMMARY, atomic_dir, atomic_write  # noqa: F401 (re-exported)
+from edujax.files import ARRAYS, RUN_LOG, SUMMARY, atomic_dir, atomic_write, write_npz  # noqa: F401 (re-exported)
 from edujax.grid import Axis, Grid
 from edujax.outcomes import COLORS, counts
 
@@ -181,7 +181,7 @@ class SweepResult:
                for i, leaf in enumerate(jax.tree.leaves(storable(self.examples.get("state", {}))))},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
         }
-        atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
+        atomic_write(directory / ARRAYS, lambda f: write_npz(f, arrays))
         summary = self.summary(figures)
         run = {key: summary.pop(key) for key in list(summary) if key in RUN_KEYS or key.endswith("_s")}
         summary["axes"] = [

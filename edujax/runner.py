@@ -39,7 +39,8 @@ from edujax.errors import UserError
 from edujax.experiment import Experiment, check_precision, check_steps
 from edujax.grid import Grid, spread_indices
 from edujax.outcomes import OUTCOMES, assess
-from edujax.result import SweepResult, atomic_write, evaluate_boundaries, restore_state, storable
+from edujax.files import atomic_write, write_npz
+from edujax.result import SweepResult, evaluate_boundaries, restore_state, storable
 
 #: Chunks hold a multiple of this many runs per device, so every run goes
 #: through the same vectorised machine code whatever the chunking (a ragged
@@ -392,16 +393,8 @@ def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, colu
 
 def _save_chunk(path: Path, part) -> None:
     """A finished chunk's host part, compressed (fast zlib level) and labelled with its own name, written atomically."""
-    leaves = jax.tree.leaves(part)
-
-    def write(f):
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-            archive.writestr("chunk.txt", f"{path.parent.name}/{path.name}")
-            for i, leaf in enumerate(leaves):
-                with archive.open(f"{i}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(leaf), allow_pickle=False)
-
-    atomic_write(path, write)
+    leaves = {str(i): leaf for i, leaf in enumerate(jax.tree.leaves(part))}
+    atomic_write(path, lambda f: write_npz(f, leaves, ("chunk.txt", f"{path.parent.name}/{path.name}")))
 
 
 def _load_chunk(path: Path, like):
