@@ -160,7 +160,10 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     windows the carry is only the state and the envelope: whatever else a step
     computes is dead inside the unrolled window and XLA drops it, and every
     extra carried value would cost another pass of the fused window over the
-    batch. Non-finite losses need no flag of their own: they make the envelope
+    batch (XLA:CPU fuses each output separately, each re-running the window's
+    steps). So the envelope travels as one complex number, hi + i·lo: one
+    output whose fusion computes the window's losses once for both (1.5-1.8×
+    the quadratic's throughput, measured against two float outputs). Non-finite losses need no flag of their own: they make the envelope
     non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """
 
@@ -197,13 +200,15 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, hi, lo = scan_steps((state, first["loss"], first["loss"]), plan.window - 1)
             # Close the window on the next record's loss, evaluated again by the next window.
             closing = evaluate(state)[1]["loss"]
-            return (state, (kept_metrics(first), jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
+            envelope = jax.lax.complex(jnp.maximum(hi, closing), jnp.minimum(lo, closing))
+            return (state, (kept_metrics(first), envelope)), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (kept_metrics(start), start["loss"], start["loss"])
+        placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
-        records, hi, lo = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
+        records, envelope = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
+        hi, lo = jnp.real(envelope), jnp.imag(envelope)
         # Leftover steps belong to the last window.
         state, hi_end, lo_end = scan_steps((state, hi[-1], lo[-1]), plan.lead)
         following, final = evaluate(state)
