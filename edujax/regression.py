@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -131,3 +132,34 @@ def line(params, hparams):
 
 def gradient_descent(hparams):
     return optax.sgd(hparams["learning_rate"])
+
+
+# The curve the networks fit (mlp_regression, edge_of_stability, lr_warmup): f(x) = sin(3x) + x²/4 at 64
+# points of [−2, 2]. Not odd: an odd target would leave some bias gradients at exactly 0.
+CURVE_X = np.linspace(-2.0, 2.0, 64, dtype=np.float32)[:, None]
+CURVE_Y = np.sin(3 * CURVE_X) + CURVE_X**2 / 4
+
+
+def lecun_layers(key, sizes) -> list:
+    """[(W₁, b₁), …]: a plain-JAX MLP's parameters for layer sizes like (1, 32, 32, 1), LeCun-normal weights
+    (variance 1/fan-in) and zero biases."""
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [(jax.random.normal(k, (m, n)) / np.sqrt(m), jnp.zeros(n)) for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
+
+
+def tanh_mlp(layers, x):
+    """tanh(… tanh(x W₁ + b₁) …) W_L + b_L: the hidden layers tanh, the last one linear.
+
+    >>> import jax
+    >>> tanh_mlp(lecun_layers(jax.random.key(0), (1, 8, 1)), CURVE_X).shape
+    (64, 1)
+    """
+    for w, b in layers[:-1]:
+        x = jnp.tanh(x @ w + b)
+    w, b = layers[-1]
+    return x @ w + b
+
+
+def curve_mse(layers, hparams=None):
+    """Mean squared error of `tanh_mlp(layers)` on the curve: ⅟₆₄ Σ (f̂(xᵢ) − f(xᵢ))²."""
+    return jnp.mean((tanh_mlp(layers, CURVE_X) - CURVE_Y) ** 2)

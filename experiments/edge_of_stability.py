@@ -65,8 +65,6 @@ import optax
 import edujax as ej
 
 WIDTH = 16
-X = np.linspace(-2.0, 2.0, 64, dtype=np.float32)[:, None]
-Y = np.sin(3 * X) + X**2 / 4
 OPTIMIZERS = ("gd", "momentum", "adam")
 ADAM = OPTIMIZERS.index("adam")
 BETA = 0.9  # heavy ball's β and Adam's β₁
@@ -78,20 +76,7 @@ EDGE_NAMES = ("2/lr", "2(1+β)/lr", "38/lr")
 
 def weights(key, hparams):
     """[(W₁, b₁), (W₂, b₂), (W₃, b₃)]: LeCun-normal weights (variance 1/fan-in), zero biases."""
-    sizes = [(1, WIDTH), (WIDTH, WIDTH), (WIDTH, 1)]
-    keys = jax.random.split(key, len(sizes))
-    return [(jax.random.normal(k, size) / np.sqrt(size[0]), jnp.zeros(size[1])) for k, size in zip(keys, sizes)]
-
-
-def predict(layers, x):
-    for w, b in layers[:-1]:
-        x = jnp.tanh(x @ w + b)
-    w, b = layers[-1]
-    return x @ w + b
-
-
-def mse(layers, hparams):
-    return jnp.mean((predict(layers, X) - Y) ** 2)
+    return ej.regression.lecun_layers(key, (1, WIDTH, WIDTH, 1))
 
 
 def optimizer(hparams):
@@ -237,7 +222,7 @@ def make(sharpness=SHARPNESS):
         name="edge_of_stability",
         description="Tanh MLP fitting sin(3x) + x²/4: the sharpness rises to 2/lr (GD), 2(1+β)/lr (momentum),"
                     " 38/lr (Adam, preconditioned) and hovers there.",
-        loss=mse,
+        loss=ej.regression.curve_mse,
         params=weights,
         optimizer=optimizer,
         sharpness=sharpness,

@@ -46,34 +46,18 @@ traced hyperparameters, which `optax.warmup_cosine_decay_schedule` cannot take
 (it branches in Python on `peak_value == 0`); `ej.schedules` computes the same
 schedule from traced values.
 """
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 import edujax as ej
 
-X = np.linspace(-2.0, 2.0, 64, dtype=np.float32)[:, None]
-Y = np.sin(3 * X) + X**2 / 4
 SIZES = (1, 32, 32, 1)
 STEPS = 1000
 
 
 def network(key, hparams):
     """LeCun-normal weights and zero biases, one (w, b) pair per layer: the parameters are a list of arrays."""
-    keys = jax.random.split(key, len(SIZES) - 1)
-    return [(jax.random.normal(k, (m, n)) / np.sqrt(m), jnp.zeros(n)) for k, m, n in zip(keys, SIZES[:-1], SIZES[1:])]
-
-
-def predict(params, x):
-    for w, b in params[:-1]:
-        x = jnp.tanh(x @ w + b)
-    w, b = params[-1]
-    return x @ w + b
-
-
-def mse(params, hparams):
-    return jnp.mean((predict(params, X) - Y) ** 2)
+    return ej.regression.lecun_layers(key, SIZES)
 
 
 def schedule(hparams):
@@ -115,7 +99,7 @@ def draw_schedules(result, out_dir):
 experiment = ej.minimize(
     name="lr_warmup",
     description="Adam with linear warmup + cosine decay on a small MLP: peak learning rate × warmup steps.",
-    loss=mse,
+    loss=ej.regression.curve_mse,
     params=network,
     optimizer=lambda hparams: optax.adam(schedule(hparams)),
     metrics=learning_rate,

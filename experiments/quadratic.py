@@ -12,7 +12,6 @@ around the minimum at angle θ (θ = 0: along the flat x axis, θ = 90°:
 along the steep y axis).
 """
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 import edujax as ej

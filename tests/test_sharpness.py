@@ -152,9 +152,9 @@ def test_vmapped_sweep_keeps_the_estimate_a_real_branch():
 def four_points():
     """The edge_of_stability MLP on 4 of its samples, by gradient descent: small enough to converge."""
     module = registry.load_module(registry.available()["edge_of_stability"])
-    x, y = module.X[::16], module.Y[::16]
+    x, y = ej.regression.CURVE_X[::16], ej.regression.CURVE_Y[::16]
     experiment = ej.minimize(
-        name="eos_four_points", loss=lambda p, h: jnp.mean((module.predict(p, x) - y) ** 2), params=module.weights,
+        name="eos_four_points", loss=lambda p, h: jnp.mean((ej.regression.tanh_mlp(p, x) - y) ** 2), params=module.weights,
         optimizer=lambda h: optax.sgd(h["learning_rate"]), sharpness=ej.Sharpness(every=10, iters=4),
         grid=ej.Grid(ej.values("learning_rate", [0.02, 0.05, 0.08, 0.12, 0.19], "log"),
                      ej.Axis("seed", np.arange(2, dtype=np.int32), "linear")),
@@ -182,7 +182,7 @@ def test_tracked_sharpness_of_the_mlp_is_its_hessians_top_eigenvalue(four_points
     experiment, module, x, y, _ = four_points
     final = jax.jit(lambda h: replay(experiment, h, 400))
     _, unravel = ravel_pytree(module.weights(jax.random.key(0), {}))
-    hessian = jax.jit(jax.hessian(lambda flat: jnp.mean((module.predict(unravel(flat), x) - y) ** 2)))
+    hessian = jax.jit(jax.hessian(lambda flat: jnp.mean((ej.regression.tanh_mlp(unravel(flat), x) - y) ** 2)))
     for lr in (0.05, 0.12):
         (params, _, _), metrics = final({"learning_rate": jnp.float32(lr), "seed": jnp.int32(0)})
         truth = np.linalg.eigvalsh(np.asarray(hessian(ravel_pytree(params)[0]), np.float64))[-1]
