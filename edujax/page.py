@@ -14,7 +14,7 @@ written by `python -m edujax compare` into the same folder get a section too.
 
 Page-size budget: at most about 250 KB of data per experiment (measured:
 210–240 KB for a 65,536-run grid, three quarters of it loss curves), so the
-fifteen default experiments make a page of about 2.5 MB (a test holds one
+eighteen default experiments make a page of about 3.5 MB (a test holds one
 65,536-run experiment under 500 KB). Per experiment the page keeps
 
 - the outcome of every cell (1 byte per cell), and the continuous measure of
