@@ -181,7 +181,7 @@ class SweepResult:
                for i, leaf in enumerate(jax.tree.leaves(storable(self.examples.get("state", {}))))},
             **{f"boundary/{i}": b["value"] for i, b in enumerate(self.boundaries)},
         }
-        atomic_write(directory / ARRAYS, lambda f: write_npz(f, arrays))
+        atomic_write(directory / ARRAYS, lambda f: write_npz(f, arrays, compress=False))  # fast: not committed
         summary = self.summary(figures)
         run = {key: summary.pop(key) for key in list(summary) if key in RUN_KEYS or key.endswith("_s")}
         summary["axes"] = [
