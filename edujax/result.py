@@ -14,6 +14,8 @@ import io
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -187,7 +189,7 @@ class SweepResult:
             summary = json.loads((directory / SUMMARY).read_text())
             with np.load(directory / ARRAYS, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # missing, or damaged
             raise UserError(f"{directory} does not hold a saved sweep ({err.__class__.__name__}: {err})") from None
 
         def group(prefix):
