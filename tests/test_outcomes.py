@@ -190,3 +190,86 @@ def test_edge_values_of_the_criteria_are_accepted(field, value):
 @pytest.mark.parametrize("windows, expected", [(50, 12), (25, 6), (4, 1), (1, 1), (2, 1)])
 def test_the_final_part_is_a_quarter_of_the_windows_and_at_most_half(windows, expected):
     assert Criteria().final_windows(windows) == expected
+
+
+# ---------------------------------------------------------------------------- the edges of each rule, one by one
+
+
+def windows_of(tops, bottoms, records):
+    """A run given by its envelope directly: R windows' tops and bottoms and the R + 1 records."""
+    return np.asarray(records, np.float64), np.asarray(tops, np.float64), np.asarray(bottoms, np.float64)
+
+
+@pytest.mark.parametrize("growth, expected", [(0.25, OSCILLATING), (0.27, DIVERGED)])
+def test_swings_diverge_when_their_top_grows_by_e_per_run_length(growth, expected):
+    # tops × e^(growth/12) per window over the last J + 1 = 13 windows (steps 296..400, 104 of the 400): sustained
+    # growth iff the top rose by e^(104/400) = e^0.26 or more; the loss itself (the records) does not climb
+    tops = 2 * np.exp(growth / 12 * np.arange(50))
+    assert int(assess(*windows_of(tops, np.full(50, 0.1), np.ones(51)), 0.0, RECORD_STEPS)["outcome"]) == expected
+
+
+def test_the_net_change_is_measured_from_the_start_of_the_final_part():
+    # flat at 2 from step 100 (after 0.5 before), then a drop to 1 right after record 38 (step 304), the final part's
+    # first record: the loss fell over the final part by its whole swing: a steady (if sudden) descent, slow
+    curve = np.where(t <= 100, 0.5, np.where(t <= 304, 2.0, 1.0))
+    assert label(curve, grad0=1.0, grad=1.0) == SLOW
+    # the same drop one window earlier (between records 37 and 38), then small swings: the loss did not fall over
+    # the final part, but the envelope's top halved from the J windows before: slow, at the envelope's rate
+    curve = np.where(t <= 300, 2.0, 1.0 + 0.01 * np.cos(0.7 * t))
+    out = judge(curve, grad0=1.0, grad=1.0)
+    _, hi, _ = reduce(curve)
+    rate = np.log(hi[-12:].max() / hi[-24:-12].max()) / (400 - 304)  # per step, of the envelope's top
+    tol = 1e-6 + 1e-4 * 2.0
+    assert int(out["outcome"]) == SLOW
+    assert float(out["steps_to_go"]) == pytest.approx(np.log(tol / hi[-1]) / rate, rel=1e-4)
+
+
+def test_a_loss_that_steps_up_and_stays_flat_has_stopped():
+    assert label(np.where(t < 200, 1.0, 5.0)) == STALLED  # the final part is flat: only the last J windows count
+    assert label(np.zeros(STEPS + 1), global_min=-1.0) == STALLED  # flat at a loss of exactly 0, above f* = −1
+
+
+@pytest.mark.parametrize("shift", [3.0, -50.0])
+def test_the_rules_see_the_gap_to_f_star_not_the_loss(shift):
+    settle = 1.0 + 99 * 0.96**t
+    grad = np.sqrt(2 * 0.04 * 99 * 0.96**t)
+    cases = [(100 * 0.9**t, {}, CONVERGED), (100 * 0.999**t, {}, SLOW), (1.0 * 1.05**t, {}, DIVERGED),
+             (2 + np.cos(0.7 * t), {}, OSCILLATING), (settle, dict(grad0=grad[0], grad=grad[-1]), LOCAL_MIN),
+             (settle, {}, STALLED), (100 / (1 + t / 10), dict(grad0=10.0, grad=np.sqrt(100 / 41)), SLOW)]
+    for curve, runs, expected in cases:
+        assert label(curve, **runs) == expected
+        assert label(curve + shift, global_min=shift, **runs) == expected
+
+
+def test_reaching_f_star_is_relative_to_the_initial_gap():
+    # tol = atol + rtol·g0 = 1e-6 + 1e-4 · 0.01 = 2e-6: a start at a gap of 0.01 that ends at 3.4e-6 has not arrived
+    assert label(0.01 * 0.98**t) == SLOW
+    assert label(0.01 * 0.97**t) == CONVERGED  # ends at 5e-8
+
+
+def test_one_nonfinite_run_does_not_spoil_the_others():
+    good, bad_record, bad_step = 100 * 0.9**t, 100 * 0.9**t, 100 * 0.9**t
+    bad_record[200], bad_step[201] = np.nan, np.inf  # at a record; between records (the envelope sees it)
+    records, hi, lo = map(np.stack, zip(*map(reduce, [good, bad_record, good, bad_step])))
+    out = assess(records, hi, lo, 0.0, RECORD_STEPS)
+    assert np.asarray(out["outcome"]).tolist() == [CONVERGED, DIVERGED, CONVERGED, DIVERGED]
+    # the measure of a run that blew up: float max's decades over the initial gap, plus 10 × the share of the run left
+    # (the windows are closed: the NaN at step 200 is in window 24, steps 192..200, and in window 25)
+    blown = np.log10(np.finfo(np.float32).max) - 2 + 10 * np.array([50 - 24, 50 - 25]) / 50
+    np.testing.assert_allclose(np.asarray(out["measure"])[[1, 3]], blown, rtol=1e-6)
+
+
+def test_integer_losses_are_judged_as_floats():
+    records, hi, lo = reduce(np.zeros(STEPS + 1))
+    assert int(assess(records.astype(int), hi.astype(int), lo.astype(int), 0, RECORD_STEPS)["outcome"]) == CONVERGED
+
+
+def test_in_float64_a_loss_moving_by_1e_9_per_step_is_still_descending():
+    import jax
+
+    curve = 5.0 - 1e-9 * t  # ~0.05 float32 units per step: float32 cannot see it, float64 can (4e5 units)
+    assert label(curve, grad0=1.0, grad=1.0) == STALLED
+    with jax.enable_x64(True):
+        records, hi, lo = reduce(curve)
+        out = assess(records, hi, lo, 0.0, RECORD_STEPS, grad0=1.0, grad=1.0)
+        assert int(out["outcome"]) == SLOW and out["outcome"].dtype == np.int8
