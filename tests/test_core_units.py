@@ -71,11 +71,15 @@ def test_an_accelerator_may_fill_half_of_its_usable_memory(monkeypatch):
 
 def test_results_may_fill_half_of_the_available_host_memory(monkeypatch):
     fake_machine(monkeypatch)
-    meminfo = "MemTotal:       8000 kB\nMemFree:         100 kB\nMemAvailable:    2048 kB\n"
-    monkeypatch.setattr(devices, "open", lambda path: io.StringIO(meminfo), raising=False)
+
+    def proc(text):
+        return lambda path: io.StringIO(text) if path == "/proc/meminfo" else pytest.fail(f"read {path}")
+
+    monkeypatch.setattr(devices, "open", proc("MemTotal:    8000 kB\nMemFree:   100 kB\nMemAvailable:  2048 kB\n"),
+                        raising=False)
     assert devices.default_host_budget() == 2048 * 1024 // 2
     # without MemAvailable (or without /proc) half of all RAM
-    monkeypatch.setattr(devices, "open", lambda path: io.StringIO("MemTotal: 8000 kB\n"), raising=False)
+    monkeypatch.setattr(devices, "open", proc("MemTotal: 8000 kB\n"), raising=False)
     assert devices.default_host_budget() == 4096 * 1000 // 2
 
     def missing(path):

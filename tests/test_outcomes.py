@@ -200,12 +200,46 @@ def windows_of(tops, bottoms, records):
     return np.asarray(records, np.float64), np.asarray(tops, np.float64), np.asarray(bottoms, np.float64)
 
 
-@pytest.mark.parametrize("growth, expected", [(0.25, OSCILLATING), (0.27, DIVERGED)])
-def test_swings_diverge_when_their_top_grows_by_e_per_run_length(growth, expected):
+@pytest.mark.parametrize("scale", [2.0, 0.02])
+@pytest.mark.parametrize("growth, expected", [(0.25, OSCILLATING), (0.262, DIVERGED), (0.27, DIVERGED)])
+def test_swings_diverge_when_their_top_grows_by_e_per_run_length(growth, expected, scale):
     # tops × e^(growth/12) per window over the last J + 1 = 13 windows (steps 296..400, 104 of the 400): sustained
-    # growth iff the top rose by e^(104/400) = e^0.26 or more; the loss itself (the records) does not climb
-    tops = 2 * np.exp(growth / 12 * np.arange(50))
-    assert int(assess(*windows_of(tops, np.full(50, 0.1), np.ones(51)), 0.0, RECORD_STEPS)["outcome"]) == expected
+    # growth iff the top rose by e^(104/400) = e^0.26 or more; the loss itself (the records) creeps up far less
+    # than its swings (no steady climb)
+    tops = scale * np.exp(growth / 12 * np.arange(50))
+    records = scale * (0.5 + 1e-3 * np.arange(51))
+    out = assess(*windows_of(tops, tops / 20, records), 0.0, RECORD_STEPS)
+    assert int(out["outcome"]) == expected
+
+
+def test_swings_rising_from_f_star_diverge():
+    tops = np.where(np.arange(50) < 37, 0.0, 0.01 * (np.arange(50) - 37))  # 0 until window 37, then higher each time
+    assert int(assess(*windows_of(tops, np.zeros(50), np.zeros(51)), 0.0, RECORD_STEPS)["outcome"]) == DIVERGED
+
+
+def test_a_steady_climb_diverges_though_its_swings_grow_slowly():
+    # 1.001^t: the top grows by e^0.1 over the tail only, but the loss climbs by all of its swings
+    assert label(1.001**t) == DIVERGED
+
+
+def test_convergence_needs_the_whole_last_window_at_tolerance():
+    assert label(np.where(t < 392, 100.0, 0.0)) == CONVERGED  # 0 from step 392, the last window's first step (392..400)
+    assert label(np.where(t <= 392, 100.0, 0.0)) != CONVERGED  # still 100 at step 392, in the last window
+    assert label(np.zeros(STEPS + 1), criteria=Criteria(rtol=0, atol=0)) == CONVERGED  # gap 0 ≤ tol 0
+
+
+def test_a_state_still_travelling_its_own_size_has_not_stopped():
+    flat = np.full(STEPS + 1, 5.0)
+    assert label(flat, moved=0.5 / 96) == STALLED  # half its size over the 96 steps of the final part
+    assert label(flat, moved=1.5 / 96) == OSCILLATING
+
+
+def test_a_gradient_must_vanish_relative_to_the_gap_it_leaves():
+    # κ = |∇|²/(2·gap): from 10²/(2·100.1) at the start to g²/(2·0.1) at the end; stationary iff κ fell to gtol = 1e-3
+    curve = 0.1 + 100 * 0.9**t
+    assert label(curve, frozen=True, grad0=10.0, grad=0.02) == STALLED  # κ fell to 4e-3 of its start
+    assert label(curve, frozen=True, grad0=10.0, grad=0.005) == LOCAL_MIN  # to 2.5e-4
+    assert label(curve, frozen=True, grad0=np.nan, grad=0.0) == STALLED  # no start: nothing to compare with
 
 
 def test_the_net_change_is_measured_from_the_start_of_the_final_part():
