@@ -39,7 +39,8 @@ def test_bad_sizes_are_one_line_user_errors(text):
 
 
 @pytest.mark.parametrize("n, text", [(0, "0 bytes"), (999.9, "999 bytes"), (1000, "1 kB"), (1234567, "1.23 MB"),
-                                     (999_999, "1e+03 kB"), (10**6, "1 MB"), (3.2e9, "3.2 GB"), (2e12, "2 TB"),
+                                     (999_999, "1e+03 kB"), (10**6, "1 MB"), (10**9, "1 GB"), (3.2e9, "3.2 GB"),
+                                     (10**12, "1 TB"), (2e12, "2 TB"),
                                      (4.56e15, "4.56e+03 TB")])
 def test_sizes_are_printed_in_decimal_units(n, text):
     assert devices.format_bytes(n) == text
@@ -126,6 +127,8 @@ def test_axes_run_from_start_to_stop_in_the_order_given():
     assert ej.logspace("lr", 0.5, 4.0, 1).values.tolist() == [0.5]
     assert ej.linspace("x", 2.0, 3.0, 3.0).values.tolist() == [2.0, 2.5, 3.0]  # a whole float counts
     assert ej.linspace("x", -1.0, 1.0, np.int64(2)).values.tolist() == [-1.0, 1.0]
+    plain = ej.linspace("x", 0.0, 1.0, 2)
+    assert (plain.label, plain.title) == ("", "x")
 
 
 def test_values_seeds_choices_and_points():
@@ -144,6 +147,7 @@ def test_values_seeds_choices_and_points():
     assert [p.value_label(0), c.value_label(2), v.value_label(0), ej.values("a", [0.123456]).value_label(0)] == [
         "(0, 1.5)", "lion", "3", "0.123"]
     assert len(p) == 2 and len(c) == 3
+    assert ej.points("start", [(0, 1)], columns=["x0", "y0"]).label == ""
 
 
 @pytest.mark.parametrize("make, message", [
@@ -160,6 +164,7 @@ def test_values_seeds_choices_and_points():
     (lambda: ej.logspace("a", 1.0, 0.0, 3), r"^axis 'a' is logarithmic, so start and stop must be positive"),
     (lambda: ej.logspace("a", 1.0, 2.0, 0), r"^axis 'a': the number of values must be a positive integer, got 0$"),
     (lambda: ej.seeds(-1), r"^axis 'seed': the number of values must be a positive integer, got -1$"),
+    (lambda: ej.linspace("b", 0.0, 1.0, 0), r"^axis 'b': the number of values must be a positive integer, got 0$"),
     (lambda: ej.linspace("a", 0.0, 1.0, "3"), r"positive integer, got '3'$"),
     (lambda: ej.Grid(ej.seeds(2), ej.values("b", [1.0]), ej.seeds(3), ej.values("b", [2.0])),
      r"^grid has a duplicated axis: b, seed$"),
@@ -197,7 +202,12 @@ def test_a_grid_describes_replaces_and_names_its_axes():
     ((11, 2), 12, [[0, 2, 4, 6, 8, 10], [0, 1]]),
 ])
 def test_spread_indices_thin_the_longest_axis_first_and_keep_the_ends(shape, budget, expected):
-    assert [i.tolist() for i in grid.spread_indices(shape, budget)] == expected
+    got = grid.spread_indices(shape, budget)
+    assert [i.tolist() for i in got] == expected and all(i.dtype == np.int64 for i in got)
+
+
+def test_spread_indices_thin_by_a_tenth_at_a_time():
+    assert len(grid.spread_indices((30,), 28)[0]) == 27  # 30 → int(0.9 · 30) = 27 ≤ 28, not 29 or 28
 
 
 # -------------------------------------------------------------------------------------------------- outcomes
@@ -269,7 +279,8 @@ def test_a_writer_that_fails_halfway_leaves_the_old_bytes_and_no_temporary_file(
     atomic_write(path, whole)
     assert path.read_bytes() == b"new bytes" and os.listdir(tmp_path) == ["sweep.npz"]
     atomic_write(tmp_path / "fresh.json", lambda f: f.write(b"{}"))
-    assert sorted(os.listdir(tmp_path)) == ["fresh.json", "sweep.npz"] and (tmp_path / "fresh.json").read_bytes() == b"{}"
+    assert sorted(os.listdir(tmp_path)) == ["fresh.json", "sweep.npz"]
+    assert (tmp_path / "fresh.json").read_bytes() == b"{}"
 
 
 # ----------------------------------------------------------------------------------------------- saved results
@@ -390,3 +401,8 @@ def test_theory_boundaries_are_evaluated_over_the_other_axes():
     # a grid of the boundary's own axis alone: the other hyperparameters at their defaults
     alone = evaluate_boundaries(experiment, ej.Grid(ej.logspace("learning_rate", 1e-2, 1.0, 3)))
     assert len(alone) == 1 and alone[0]["value"].shape == () and float(alone[0]["value"]) == 0.5
+    # the defaults reach the boundary as the sweep's float32 columns
+    experiment.defaults = {"curvature": 0.1}
+    experiment.boundaries = [Boundary("λ", "learning_rate", lambda h: h["curvature"])]
+    got = evaluate_boundaries(experiment, ej.Grid(ej.logspace("learning_rate", 0.1, 1.0, 2)))
+    assert float(got[0]["value"]) == float(np.float32(0.1)) != 0.1

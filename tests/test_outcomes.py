@@ -235,7 +235,8 @@ def test_a_state_still_travelling_its_own_size_has_not_stopped():
 
 
 def test_a_gradient_must_vanish_relative_to_the_gap_it_leaves():
-    # κ = |∇|²/(2·gap): from 10²/(2·100.1) at the start to g²/(2·0.1) at the end; stationary iff κ fell to gtol = 1e-3
+    # κ = |∇|²/(2·gap): from 10²/(2·100.1) at the start to g²/(2·0.1) at the end; stationary iff κ fell to
+    # gtol = 1e-3 of its start
     curve = 0.1 + 100 * 0.9**t
     assert label(curve, frozen=True, grad0=10.0, grad=0.02) == STALLED  # κ fell to 4e-3 of its start
     assert label(curve, frozen=True, grad0=10.0, grad=0.005) == LOCAL_MIN  # to 2.5e-4
