@@ -308,3 +308,32 @@ def test_in_float64_a_loss_moving_by_1e_9_per_step_is_still_descending():
         records, hi, lo = reduce(curve)
         out = assess(records, hi, lo, 0.0, RECORD_STEPS, grad0=1.0, grad=1.0)
         assert int(out["outcome"]) == SLOW and out["outcome"].dtype == np.int8
+
+
+def settling_run(q, scale, level=1.0):
+    """Windows whose bottoms settle geometrically on `level`: bottom_k = level + scale·q^k (no swings)."""
+    bottoms = level + scale * q ** np.arange(50.0)
+    return windows_of(bottoms, bottoms, np.concatenate([bottoms[:1], bottoms]))
+
+
+@pytest.mark.parametrize("q, scale, level, expected", [
+    (0.9, 100.0, 1.0, STALLED),  # the bottoms 6 windows apart shrink by q^6 = 0.53, (q^6)² ≤ 1/e: settling on 1
+    (0.91, 10.0, 1.0, STALLED),  # (q^6)² = 0.32 ≤ 1/e
+    (0.925, 10.0, 1.0, SLOW),  # (q^6)² = 0.39 > 1/e: no decisive shrink, still descending
+    (0.95, 10.0, 1.0, SLOW),
+    (0.9, 100.0, 0.0, SLOW),  # settling on f* itself: no level to stop at above tol
+])
+def test_settling_is_a_decisive_geometric_shrink_of_the_bottoms_towards_a_level_above_f_star(q, scale, level, expected):
+    assert int(assess(*settling_run(q, scale, level), 0.0, RECORD_STEPS)["outcome"]) == expected
+
+
+def test_a_settling_run_with_a_newton_step_left_is_still_descending():
+    run = settling_run(0.9, 100.0)
+    assert int(assess(*run, 0.0, RECORD_STEPS, newton=1.0)["outcome"]) == SLOW  # removes most of the gap 1.06
+    assert int(assess(*run, 0.0, RECORD_STEPS, newton=1e-6)["outcome"]) == LOCAL_MIN
+
+
+def test_stationary_includes_a_newton_step_of_exactly_gtol_of_the_gap():
+    flat = np.full(STEPS + 1, 4.0)
+    assert label(flat, frozen=True, newton=2.0, criteria=Criteria(gtol=0.5)) == LOCAL_MIN  # 2 ≤ 0.5 · 4
+    assert label(flat, frozen=True, newton=2.5, criteria=Criteria(gtol=0.5)) == STALLED
