@@ -322,6 +322,7 @@ def settling_run(q, scale, level=1.0):
     (0.925, 10.0, 1.0, SLOW),  # (q^6)² = 0.39 > 1/e: no decisive shrink, still descending
     (0.95, 10.0, 1.0, SLOW),
     (0.9, 100.0, 0.0, SLOW),  # settling on f* itself: no level to stop at above tol
+    (0.9, 1e4, 1.0, SLOW),  # the level 1 holds less than half of the current gap 58: a fast descent slowing down
 ])
 def test_settling_is_a_decisive_geometric_shrink_of_the_bottoms_towards_a_level_above_f_star(q, scale, level, expected):
     assert int(assess(*settling_run(q, scale, level), 0.0, RECORD_STEPS)["outcome"]) == expected
@@ -337,3 +338,27 @@ def test_stationary_includes_a_newton_step_of_exactly_gtol_of_the_gap():
     flat = np.full(STEPS + 1, 4.0)
     assert label(flat, frozen=True, newton=2.0, criteria=Criteria(gtol=0.5)) == LOCAL_MIN  # 2 ≤ 0.5 · 4
     assert label(flat, frozen=True, newton=2.5, criteria=Criteria(gtol=0.5)) == STALLED
+
+
+def test_bottoms_that_stop_dropping_at_once_have_settled():
+    bottoms = 1 + 100 * 0.7 ** np.minimum(np.arange(50.0), 43)  # flat from window 43: the last drop is zero
+    assert int(assess(*windows_of(bottoms, bottoms, np.r_[bottoms[:1], bottoms]), 0.0, RECORD_STEPS)["outcome"]) == STALLED
+
+
+@pytest.mark.parametrize("ratio, expected", [(np.exp(-0.242), SLOW), (np.exp(-0.238), OSCILLATING)])
+def test_an_envelope_is_shrinking_when_its_top_fell_by_e_per_run_length(ratio, expected):
+    # the top over the final 12 windows (96 of 400 steps) against the 12 before: shrinking iff ≤ e^(−96/400) = e^−0.24
+    tops = np.concatenate([np.full(26, 0.5), np.full(12, 1.0), np.full(12, ratio)])
+    out = assess(*windows_of(tops, np.full(50, 0.1), np.full(51, 0.3)), 0.0, RECORD_STEPS)
+    assert int(out["outcome"]) == expected
+
+
+def test_each_run_is_judged_by_its_own_envelope():
+    curves = [100 * 0.99**t * (1.5 + np.cos(0.7 * t)), 1.05**t]  # a swing shrinking by e^-4, beside a blow-up
+    records, hi, lo = map(np.stack, zip(*map(reduce, curves)))
+    assert np.asarray(assess(records, hi, lo, 0.0, RECORD_STEPS)["outcome"]).tolist() == [SLOW, DIVERGED]
+
+
+def test_a_run_of_one_window_is_judged_by_its_records():
+    out = assess(np.array([10.0, 1.0]), np.array([10.0]), np.array([1.0]), 0.0, np.array([0, 100]))
+    assert int(out["outcome"]) == SLOW  # fell by its whole swing
