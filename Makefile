@@ -41,7 +41,7 @@ MUTATE_SCOPE := 'edujax.outcomes.*' 'edujax.grid.*' 'edujax.runner.x*RecordPlan*
 	'edujax.devices.x_parse_bytes*' 'edujax.devices.x_format_bytes*' 'edujax.devices.x_default_*' \
 	'edujax.devices.x_nbytes*' 'edujax.result.x_atomic_write*' 'edujax.result.x*SweepResult*save*' \
 	'edujax.result.x*SweepResult*load*' 'edujax.result.x*SweepResult*summary*' 'edujax.result.x_storable*' \
-	'edujax.result.x_restore_state*' 'edujax.result.x__is_key*' 'edujax.result.x__state_tree*' \
+	'edujax.result.x_restore_state*' 'edujax.result.x__is_key*' \
 	'edujax.result.x_evaluate_boundaries*'
 
 $(VENV)/.mutate: $(STAMP)

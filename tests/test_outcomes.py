@@ -342,12 +342,14 @@ def test_stationary_includes_a_newton_step_of_exactly_gtol_of_the_gap():
 
 def test_bottoms_that_stop_dropping_at_once_have_settled():
     bottoms = 1 + 100 * 0.7 ** np.minimum(np.arange(50.0), 43)  # flat from window 43: the last drop is zero
-    assert int(assess(*windows_of(bottoms, bottoms, np.r_[bottoms[:1], bottoms]), 0.0, RECORD_STEPS)["outcome"]) == STALLED
+    run = windows_of(bottoms, bottoms, np.r_[bottoms[:1], bottoms])
+    assert int(assess(*run, 0.0, RECORD_STEPS)["outcome"]) == STALLED
 
 
 @pytest.mark.parametrize("ratio, expected", [(np.exp(-0.242), SLOW), (np.exp(-0.238), OSCILLATING)])
 def test_an_envelope_is_shrinking_when_its_top_fell_by_e_per_run_length(ratio, expected):
-    # the top over the final 12 windows (96 of 400 steps) against the 12 before: shrinking iff ≤ e^(−96/400) = e^−0.24
+    # the top over the final 12 windows (96 of 400 steps) against the 12 before: shrinking iff it is at most
+    # e^(−96/400) = e^−0.24 times as high
     tops = np.concatenate([np.full(26, 0.5), np.full(12, 1.0), np.full(12, ratio)])
     out = assess(*windows_of(tops, np.full(50, 0.1), np.full(51, 0.3)), 0.0, RECORD_STEPS)
     assert int(out["outcome"]) == expected
