@@ -278,7 +278,10 @@ def test_the_rules_see_the_gap_to_f_star_not_the_loss(shift):
 
 def test_reaching_f_star_is_relative_to_the_initial_gap():
     # tol = atol + rtol·g0 = 1e-6 + 1e-4 · 0.01 = 2e-6: a start at a gap of 0.01 that ends at 3.4e-6 has not arrived
-    assert label(0.01 * 0.98**t) == SLOW
+    out = judge(0.01 * 0.98**t)
+    assert int(out["outcome"]) == SLOW
+    # ... with the steps still needed at its rate: 0.01·0.98^(400 + n) = 2e-6
+    assert float(out["steps_to_go"]) == pytest.approx(np.log(2e-6 / (0.01 * 0.98**400)) / np.log(0.98), rel=1e-3)
     assert label(0.01 * 0.97**t) == CONVERGED  # ends at 5e-8
 
 
