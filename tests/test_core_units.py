@@ -406,3 +406,15 @@ def test_theory_boundaries_are_evaluated_over_the_other_axes():
     experiment.boundaries = [Boundary("λ", "learning_rate", lambda h: h["curvature"])]
     got = evaluate_boundaries(experiment, ej.Grid(ej.logspace("learning_rate", 0.1, 1.0, 2)))
     assert float(got[0]["value"]) == float(np.float32(0.1)) != 0.1
+
+
+def test_small_contracts_of_axes_grids_and_saved_results(tmp_path):
+    assert isinstance(grid.Axis("a", [1.0, 2.0]).values, np.ndarray) and ej.values("a", [1.0]).label == ""
+    with pytest.raises(UserError, match=r"^a grid needs at least one axis$"):
+        ej.Grid()
+    assert storable({"lr": 0.5, "w": [1, 2]}) == {"lr": 0.5, "w": [1, 2]}  # plain Python leaves pass through
+    result = hand_made_result()
+    result.outcome_colors = palette({"collapsed": "#000000"})
+    folder = result.save(tmp_path / "new" / "nested")  # parents are made
+    assert (folder / "summary.json").read_text().startswith('{\n  "experiment": "unit",\n  "grid": [\n    {\n')
+    assert SweepResult.load(folder).outcome_names == (*OUTCOMES, "collapsed")
