@@ -367,3 +367,14 @@ def test_each_run_is_judged_by_its_own_envelope():
 def test_a_run_of_one_window_is_judged_by_its_records():
     out = assess(np.array([10.0, 1.0]), np.array([10.0]), np.array([1.0]), 0.0, np.array([0, 100]))
     assert int(out["outcome"]) == SLOW  # fell by its whole swing
+
+
+def test_a_frozen_run_has_stopped_whatever_its_loss_did_before():
+    # a float fixed point (one more update changes no bit) is a stop even while the records still show a descent
+    assert label(100 * 0.999**t, frozen=True) == STALLED
+
+
+def test_classify_applies_the_criteria_it_is_given():
+    records, hi, lo = reduce(100 * 0.98**t)  # ends at 3e-2, 3e-4 of its start
+    assert classify(records, hi, lo, 0.0, RECORD_STEPS).tolist() == SLOW
+    assert classify(records, hi, lo, 0.0, RECORD_STEPS, Criteria(rtol=1e-3)).tolist() == CONVERGED
