@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make sweep ARGS="quadratic --steps 200"` passes options (and experiment names) on to `edujax sweep`.
+ARGS ?=
+
 sweep: $(STAMP)
-	$(PY) -m edujax sweep --out results
+	$(PY) -m edujax sweep $(ARGS) --out results
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q
@@ -33,13 +36,13 @@ bench: $(STAMP)
 	$(PY) -m edujax.bench
 
 clean:
-	rm -rf $(VENV) mutants results/*/sweep.npz results/.partial
+	rm -rf $(VENV) mutants results/*/sweep.npz results/*/run.json results/.partial
 
 # Mutation testing of the core (README, "Mutation testing"): mutmut plants one small bug at a time in the functions
 # below and runs the fast test subset of [tool.mutmut] in pyproject.toml; tests/mutation_score.py prints the score.
 MUTATE_SCOPE := 'edujax.outcomes.*' 'edujax.grid.*' 'edujax.runner.x*RecordPlan*' \
 	'edujax.devices.x_parse_bytes*' 'edujax.devices.x_format_bytes*' 'edujax.devices.x_default_*' \
-	'edujax.devices.x_nbytes*' 'edujax.result.x_atomic_write*' 'edujax.result.x*SweepResult*save*' \
+	'edujax.devices.x_nbytes*' 'edujax.files.x_atomic_write*' 'edujax.result.x*SweepResult*save*' \
 	'edujax.result.x*SweepResult*load*' 'edujax.result.x*SweepResult*summary*' 'edujax.result.x_storable*' \
 	'edujax.result.x_restore_state*' 'edujax.result.x__is_key*' \
 	'edujax.result.x_evaluate_boundaries*'

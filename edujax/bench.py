@@ -17,6 +17,12 @@ and step count, in one process:
 - **numpy**: the whole grid as arrays, a Python loop over steps, for the
   landscapes whose gradient has a closed form (checked to reach the same
   final losses as edujax);
+- **notebook loop**: for the fractal boundary, the loop of that paper's
+  notebook: the whole grid's state on the devices, a Python loop over
+  steps, each step one jitted, vmapped call (its buffers donated), every
+  step's loss kept and stacked at the end;
+- for a workload with an optional measurement (the sharpness), the same
+  sweep without it, timed alternately with it: the measurement's cost;
 - for neural workloads, achieved FLOP/s (XLA's cost analysis of one step of
   one setting, times settings × steps, over the run time) as a share of this
   machine's matmul peak, measured in the same run; and, as the ceiling for
@@ -47,6 +53,7 @@ from matplotlib.figure import Figure
 
 from edujax import devices, landscapes, registry, runner
 from edujax.errors import Parser, UserError, positive
+from edujax.grid import Grid, linspace, logspace
 from edujax.result import atomic_write
 
 
@@ -56,6 +63,9 @@ class Workload:
     experiment: str
     numpy_loop: Callable | None = None  # (columns, steps) -> final losses
     product: tuple[int, int] | None = None  # (rows, width) of a neural workload's dominant matmul
+    notebook: bool = False  # also time the notebook-style loop (one vmapped step per Python iteration)
+    # module -> the same experiment without an optional measurement, timed in the same run: what it costs
+    without: Callable | None = None
 
 
 def _quadratic_module(name):
@@ -63,34 +73,56 @@ def _quadratic_module(name):
 
 
 def numpy_gd(columns, steps):
-    """Gradient descent on ½(λ₁x² + λ₂y²) for the whole grid, written with numpy."""
+    """Gradient descent on ½(λ₁x² + λ₂y²) for the whole grid, the best a NumPy user would write: every
+    update in place (no temporaries), the per-setting factors 1 − lr·λ computed once, and the loss's
+    running envelope (its largest and smallest value, what the classifier needs) kept as edujax keeps it."""
     module = _quadratic_module("quadratic")
     lam1, lam2 = module.EIGENVALUES
     angle = np.deg2rad(columns["start_angle"])
-    x, y, lr = module.RADIUS * np.cos(angle), module.RADIUS * np.sin(angle), columns["learning_rate"]
-    best = np.full_like(x, np.inf)
+    x, y = module.RADIUS * np.cos(angle), module.RADIUS * np.sin(angle)
+    fx, fy = 1 - columns["learning_rate"] * lam1, 1 - columns["learning_rate"] * lam2
+    loss, part = np.empty_like(x), np.empty_like(x)
+    hi, lo = np.full_like(x, -np.inf), np.full_like(x, np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            loss = 0.5 * (lam1 * x * x + lam2 * y * y)
-            best = np.fmin(best, loss)
-            x, y = x - lr * lam1 * x, y - lr * lam2 * y
-        return 0.5 * (lam1 * x * x + lam2 * y * y)
+            _quadratic_loss(x, y, lam1, lam2, loss, part)
+            np.fmax(hi, loss, out=hi)
+            np.fmin(lo, loss, out=lo)
+            x *= fx
+            y *= fy
+        return _quadratic_loss(x, y, lam1, lam2, loss, part)
+
+
+def _quadratic_loss(x, y, lam1, lam2, loss, part):
+    """½(λ₁x² + λ₂y²) into `loss`, in place (`part` is scratch)."""
+    np.multiply(x, x, out=loss)
+    loss *= 0.5 * lam1
+    np.multiply(y, y, out=part)
+    part *= 0.5 * lam2
+    loss += part
+    return loss
 
 
 def numpy_heavy_ball(columns, steps):
-    """Heavy-ball momentum (optax.sgd's form: v ← g + βv, x ← x − lr·v) with numpy."""
+    """Heavy-ball momentum (optax.sgd's form: v ← g + βv, x ← x − lr·v) with NumPy, in place like `numpy_gd`."""
     module = _quadratic_module("quadratic_momentum")
     lam1, lam2 = module.EIGENVALUES
     lr, beta = columns["learning_rate"], 1 - columns["one_minus_momentum"]
     x, y = np.full_like(lr, module.START[0]), np.full_like(lr, module.START[1])
-    vx, vy, best = np.zeros_like(x), np.zeros_like(y), np.full_like(x, np.inf)
+    vx, vy, loss, part = np.zeros_like(x), np.zeros_like(y), np.empty_like(x), np.empty_like(x)
+    hi, lo = np.full_like(x, -np.inf), np.full_like(x, np.inf)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            loss = 0.5 * (lam1 * x * x + lam2 * y * y)
-            best = np.fmin(best, loss)
-            vx, vy = lam1 * x + beta * vx, lam2 * y + beta * vy
-            x, y = x - lr * vx, y - lr * vy
-        return 0.5 * (lam1 * x * x + lam2 * y * y)
+            _quadratic_loss(x, y, lam1, lam2, loss, part)
+            np.fmax(hi, loss, out=hi)
+            np.fmin(lo, loss, out=lo)
+            for z, v, lam in ((x, vx, lam1), (y, vy, lam2)):
+                v *= beta  # v ← λz + βv
+                np.multiply(z, lam, out=part)
+                v += part
+                np.multiply(v, lr, out=part)  # z ← z − lr·v
+                z -= part
+        return _quadratic_loss(x, y, lam1, lam2, loss, part)
 
 
 def numpy_bumpy_bowl(columns, steps):
@@ -121,6 +153,9 @@ WORKLOADS = [
     Workload("grooved bowl, GD", "bumpy_bowl", numpy_bumpy_bowl),
     Workload("MLP regression (NNX)", "mlp_regression", product=(64, 32)),  # 64 samples, hidden 32 × 32
     Workload("ring GAN (NNX, Adam)", "gan_ring", product=(64, 32)),  # batches of 64, hidden 32 × 32
+    Workload("fractal boundary (width 8)", "fractal_boundary", product=(72, 8), notebook=True),  # 72 samples, 8 × 8
+    Workload("MLP + sharpness every 20 steps", "edge_of_stability",
+             without=lambda module: module.make(sharpness=None)),
 ]
 
 
@@ -178,7 +213,7 @@ def sample_rows(columns, sample: int) -> list[dict]:
     return [{name: jnp.asarray(col[i]) for name, col in columns.items()} for i in picks]
 
 
-def python_loop_rate(experiment, rows, steps: int) -> float:
+def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of a per-setting Python loop over a jitted step."""
     init, step = jax.jit(experiment.init), jax.jit(experiment.step)
 
@@ -189,24 +224,58 @@ def python_loop_rate(experiment, rows, steps: int) -> float:
         jax.block_until_ready(metrics)
 
     one(rows[0])  # compile outside the timing
-    return len(rows) * steps / time_best(lambda: [one(row) for row in rows], 1)
+    return len(rows) * steps / time_best(lambda: [one(row) for row in rows], repeats)
 
 
-def one_at_a_time_rate(experiment, rows, steps: int) -> float:
+def one_at_a_time_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of whole jitted runs, one setting per call (edujax minus the vmap)."""
     alone = jax.jit(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"])
     jax.block_until_ready(alone(rows[0]))  # compile outside the timing
-    return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], 1)
+    return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], repeats)
 
 
-def plain_vmap_rate(experiment, columns, steps: int) -> float:
+def plain_vmap_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
     n = len(next(iter(columns.values())))
     rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
     hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
     plain = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
     jax.block_until_ready(plain(hparams))  # compile outside the timing
-    return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), 1)
+    return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), repeats)
+
+
+def notebook_loop(experiment, columns, steps: int):
+    """The fractal paper's notebook loop over the whole grid: a Python loop over
+    steps, each one jitted vmapped step (state donated), split over the devices
+    like a sweep, every step's loss kept and stacked at the end.
+
+    Returns `run`, which trains from the start and returns every run's loss at
+    every step, (padded settings, steps + 1), compiled on its first call.
+    """
+    n = len(next(iter(columns.values())))
+    rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
+    hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    init = jax.jit(jax.vmap(lambda h: experiment.init(runner.setting_key(jax.random.key(0), h), h)))
+    step = jax.jit(jax.vmap(experiment.step), donate_argnums=0)
+
+    def run():
+        state, losses = init(hparams), []
+        for _ in range(steps + 1):
+            state, metrics = step(state, hparams)
+            losses.append(metrics["loss"])
+        return jnp.stack(losses, axis=-1).block_until_ready()
+
+    return run
+
+
+def notebook_loop_rate(experiment, columns, steps: int, reference, repeats: int = 1) -> float:
+    """settings·steps/s of `notebook_loop`, checked to reach `reference`'s final losses."""
+    run = notebook_loop(experiment, columns, steps)
+    final = np.asarray(run()[: len(reference), -1])  # compile outside the timing
+    both = np.isfinite(final) & np.isfinite(reference)
+    # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
+    assert np.median(np.abs(final[both] - reference[both]) / (np.abs(reference[both]) + 1e-6)) < 1e-3
+    return len(reference) * steps / time_best(run, repeats)
 
 
 def step_flops(experiment, hparams) -> float:
@@ -222,30 +291,43 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     columns = runner.hparam_columns(experiment, grid)
     timed = functools.partial(runner.sweep, experiment, examples_per_outcome=0)  # no example re-runs: untimed work
     first = timed()
-    neural = workload.product is not None
+    neural = workload.product is not None or workload.without is not None
     repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
-    run_s = min([first.info["run_s"]] + [timed().info["run_s"] for _ in range(repeats - 1)])
+    run_s, reference_s = first.info["run_s"], float("inf")
+    if workload.without is not None:  # the same sweep without the measurement, timed alternately: best of three each
+        without = workload.without(registry.load_module(registry.available()[workload.experiment]))
+        reference = functools.partial(runner.sweep, without, examples_per_outcome=0)
+        repeats, reference_s = 3, reference().info["run_s"]  # run_s never includes the compile
+    for _ in range(repeats - 1):
+        run_s = min(run_s, timed().info["run_s"])
+        if workload.without is not None:
+            reference_s = min(reference_s, reference().info["run_s"])
     work = grid.size * steps
     rows = sample_rows(columns, max(2, sample // 4) if neural else sample)
     row = {
         "workload": workload.title, "experiment": workload.experiment, "settings": grid.size, "steps": steps,
         "compile_s": first.info["compile_s"], "edujax_s": run_s, "edujax_rate": work / run_s,
-        "python_loop_rate": python_loop_rate(experiment, rows, steps),
-        "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps),
-        "plain_vmap_rate": plain_vmap_rate(experiment, columns, steps),
+        "python_loop_rate": python_loop_rate(experiment, rows, steps, repeats),
+        "one_at_a_time_rate": one_at_a_time_rate(experiment, rows, steps, repeats),
+        "plain_vmap_rate": plain_vmap_rate(experiment, columns, steps, repeats),
     }
     row["vs_python_loop"] = row["edujax_rate"] / row["python_loop_rate"]
     row["vs_one_at_a_time"] = row["edujax_rate"] / row["one_at_a_time_rate"]
     row["vs_plain_vmap"] = row["edujax_rate"] / row["plain_vmap_rate"]
+    if workload.notebook:
+        row["notebook_loop_rate"] = notebook_loop_rate(experiment, columns, steps, first.final["loss"].ravel(), repeats)
+        row["vs_notebook_loop"] = row["edujax_rate"] / row["notebook_loop_rate"]
     if workload.numpy_loop is not None:
         final = {}
-        numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), 1)
+        numpy_s = time_best(lambda: final.update(loss=workload.numpy_loop(columns, steps)), repeats)
         ours = first.final["loss"].ravel()
         both = np.isfinite(ours) & np.isfinite(final["loss"])
         # same work, same answer (chaotic runs drift apart in float32, so compare the typical run)
         assert np.median(np.abs(final["loss"][both] - ours[both]) / (np.abs(ours[both]) + 1e-6)) < 1e-3
         row.update(numpy_rate=work / numpy_s, vs_numpy=numpy_s / run_s)
-    if neural:
+    if workload.without is not None:
+        row.update(without_rate=work / reference_s, vs_without=reference_s / run_s)
+    if workload.product is not None:
         flops = step_flops(experiment, rows[0]) * work
         ceiling = product_chain_rate(grid.size, *workload.product)
         row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak,
@@ -253,11 +335,39 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     return row
 
 
+#: The scaling row: the quadratic's grid at these sides (65,536 to 16,777,216 settings), this many steps.
+SCALING_SIDES, SCALING_STEPS = (256, 1024, 4096), 100
+
+
+def scaling(sides=SCALING_SIDES, steps: int = SCALING_STEPS, repeats: int = 3) -> list[dict]:
+    """Throughput against grid size on the quadratic: edujax's whole sweep (classification and every
+    host-side step included, compile excluded) and the in-place NumPy loop, each the best of `repeats`,
+    timed alternately in one process."""
+    experiment = registry.load("quadratic")
+    rows = []
+    for side in sides:
+        grid = Grid(logspace("learning_rate", 1e-4, 1.0, side), linspace("start_angle", 0.0, 90.0, side))
+        columns = runner.hparam_columns(experiment, grid)
+        timed = functools.partial(runner.sweep, experiment, grid, steps, examples_per_outcome=0)
+        timed()  # compile outside the timing
+        final, edujax_s, numpy_s = {}, float("inf"), float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            timed()
+            edujax_s = min(edujax_s, time.perf_counter() - start)
+            numpy_s = min(numpy_s, time_best(lambda: final.update(loss=numpy_gd(columns, steps)), 1))
+        work = grid.size * steps
+        rows.append({"settings": grid.size, "steps": steps, "edujax_rate": work / edujax_s,
+                     "numpy_rate": work / numpy_s, "vs_numpy": numpy_s / edujax_s})
+    return rows
+
+
 BASELINES = [  # (row key, legend), in the order of the bars
     ("vs_python_loop", "× per-setting Python loop"),
     ("vs_one_at_a_time", "× jitted runs one at a time"),
     ("vs_numpy", "× NumPy over the grid"),
     ("vs_plain_vmap", "× plain jit(vmap(scan)) with every step's loss"),
+    ("vs_notebook_loop", "× notebook loop: one vmapped step per Python iteration"),
 ]
 
 
@@ -278,12 +388,13 @@ def chart(rows: list[dict], path: Path) -> None:
 
 
 HEADER = (f"{'workload':28s} {'settings×steps':>16s} {'compile s':>9s} {'edujax /s':>9s} {'× py loop':>9s}"
-          f" {'× 1-by-1':>8s} {'× plain':>7s} {'× numpy':>8s} {'% peak':>7s} {'matmul alone':>19s}")
+          f" {'× 1-by-1':>8s} {'× plain':>7s} {'× numpy':>8s} {'× notebook':>10s} {'% peak':>7s} {'matmul alone':>19s}")
 
 
 def table_line(row: dict) -> str:
     """One workload's line of the printed table ("—" where a column does not apply)."""
     numpy_ratio = f"{row['vs_numpy']:8.1f}" if "vs_numpy" in row else f"{'—':>8s}"
+    notebook_ratio = f"{row['vs_notebook_loop']:10.1f}" if "vs_notebook_loop" in row else f"{'—':>10s}"
     share = f"{100 * row['share_of_matmul_peak']:6.1f}%" if "share_of_matmul_peak" in row else f"{'—':>7s}"
     alone = f"{'—':>19s}"
     if "product_shape" in row:
@@ -291,7 +402,7 @@ def table_line(row: dict) -> str:
         alone = f"{100 * row['product_share_of_peak']:5.1f}% ({rows}×{width}×{width})"
     return (f"{row['workload']:28s} {row['settings']:>8,d}×{row['steps']:<7d} {row['compile_s']:9.2f}"
             f" {row['edujax_rate']:9.2e} {row['vs_python_loop']:9.0f} {row['vs_one_at_a_time']:8.1f}"
-            f" {row['vs_plain_vmap']:7.2f} {numpy_ratio} {share} {alone}")
+            f" {row['vs_plain_vmap']:7.2f} {numpy_ratio} {notebook_ratio} {share} {alone}")
 
 
 def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
@@ -301,6 +412,8 @@ def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     parser.add_argument("--repeats", type=positive, default=3, help="edujax runs per workload (best is kept)")
     parser.add_argument("--sample", type=positive, default=4, help="settings timed for the Python-loop baseline")
     parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="just these workloads, by experiment name")
+    parser.add_argument("--scaling", nargs="*", type=positive, default=list(SCALING_SIDES), metavar="SIDE",
+                        help="grid sides of the quadratic's scaling rows (default: 256 1024 4096; none: skip them)")
     args = parser.parse_args(argv)
     present = [w for w in WORKLOADS if w.experiment in registry.available()]
     if args.only:
@@ -325,9 +438,20 @@ def main(argv=None) -> int:
     print(HEADER)
     for row in rows:
         print(table_line(row))
+    for row in rows:
+        if "vs_without" in row:
+            print(f"{row['workload']}: {row['edujax_rate']:.3g} settings·steps/s, the same sweep without it"
+                  f" {row['without_rate']:.3g}: {row['vs_without']:.2f}× the throughput (same run)")
+    grow = scaling(args.scaling, repeats=args.repeats) if args.scaling and any(w.experiment == "quadratic" for w in present) else []
+    if grow:
+        print(f"\nscaling: the quadratic, {SCALING_STEPS} steps, whole sweep (classified, on the host) against the"
+              " in-place NumPy loop, best of each:")
+        print(f"{'settings':>12s} {'edujax /s':>10s} {'numpy /s':>10s} {'× numpy':>8s}")
+        for row in grow:
+            print(f"{row['settings']:>12,d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e} {row['vs_numpy']:8.1f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
+    report = {"scaling": grow, "device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
               "jax_version": jax.__version__, "matmul_peak_flops": peak, "matmul_peak_size": peak_n,
               "workloads": rows}
     atomic_write(out / "benchmark.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
@@ -337,5 +461,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    devices.use_every_cpu_core()
-    raise SystemExit(main())
+    raise SystemExit(main())  # `import edujax` has given JAX one CPU device per core

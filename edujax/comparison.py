@@ -86,7 +86,7 @@ class Comparison:
             if not out.is_dir() or set(foreign) - {DATA, MAP} or (foreign and DATA not in foreign):
                 raise UserError(f"{out} exists and holds files edujax compare did not write ({', '.join(foreign[:3])}):"
                                 " name a new folder")
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, checked=True) as tmp:  # refused above unless it holds only our two files
             self.plot().savefig(tmp / MAP, dpi=120)
             atomic_write(tmp / DATA, lambda f: f.write(json.dumps(self.summary(), indent=2).encode()))
         if any(out.parent.glob(f"*/{SUMMARY}")):

@@ -23,25 +23,72 @@ HOST_SHARE = 0.5
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
 
-def parse_bytes(text: str) -> int:
-    """'512MB', '2G', '1.5GiB' or a plain number of bytes."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?)?b?\s*", str(text).lower())
+def parse_bytes(text: str, option: str = "--max-memory") -> int:
+    """'512MB', '2G', '1.5GiB' or a plain number of bytes (`option` names it in a mistake's one line).
+
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]i?)?b?\s*", str(text).lower().lstrip().removeprefix("-"))
+    if match and str(text).strip().startswith("-"):
+        raise UserError(f"{option} {text!r}: a memory size cannot be negative; give e.g. 512MB or 2GB")
     if not match or float(match[1]) <= 0:
-        raise UserError(f"--max-memory {text!r}: expected a positive size such as 512MB or 2GB")
+        raise UserError(f"{option} {text!r}: expected a positive size such as 512MB or 2GB")
     return int(float(match[1]) * _UNITS[match[2] or ""])
 
 
-def use_every_cpu_core() -> None:
+def cpu_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def use_every_cpu_core() -> bool:
     """One JAX CPU device per core, so the grid is split over all of them.
 
     XLA runs one device's training loop largely on one core; measured on a
     2-core machine, two devices ran the quadratic sweep 1.6x and the MLP
-    sweep 1.8x faster than one. Call it before JAX starts (the command line
-    and `make bench` do); an explicit `--xla_force_host_platform_device_count`
-    in XLA_FLAGS wins.
+    sweep 1.8x faster than one. `import edujax` calls it, so the Python API,
+    the command line and `make bench` all decide it here, once. An explicit
+    choice wins: `--xla_force_host_platform_device_count` in XLA_FLAGS,
+    JAX_NUM_CPU_DEVICES, or `jax.config.update("jax_num_cpu_devices", n)`
+    before importing edujax; and once JAX has started computing the device
+    count can no longer change, so it is left as it is. Returns whether it
+    set the count.
     """
-    if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-        jax.config.update("jax_num_cpu_devices", os.cpu_count() or 1)
+    from jax._src import xla_bridge  # backends_are_initialized has no public name
+
+    if ("xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+            or jax.config.jax_num_cpu_devices >= 0 or xla_bridge.backends_are_initialized()):
+        return False
+    jax.config.update("jax_num_cpu_devices", cpu_cores())
+    return True
+
+
+def connect(coordinator_address: str | None = None, num_processes: int | None = None,
+            process_id: int | None = None) -> None:
+    """Join a multi-process sweep (`jax.distributed.initialize`); call it before anything else uses JAX.
+
+    Every process runs the same sweep; the grid is split over every process's
+    devices and process 0 writes the results. On a TPU slice, or in a SLURM or
+    Open MPI job, JAX finds the other processes itself: give nothing. Anywhere
+    else give all three: process 0's `host:port`, the number of processes and
+    this process's index. CPU processes exchange results through gloo.
+    """
+    given = (coordinator_address, num_processes, process_id)
+    if any(v is None for v in given) and any(v is not None for v in given):
+        raise UserError("--coordinator-address, --num-processes and --process-id go together: give all three "
+                        "(or none, on a TPU slice or in a SLURM or Open MPI job)")
+    if num_processes is not None and not 0 <= process_id < num_processes:
+        raise UserError(f"--process-id {process_id}: expected 0 … {num_processes - 1} (one per process)")
+    if jax.config.jax_cpu_collectives_implementation is None:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # the default in newer JAX
+    try:
+        jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    except (ValueError, RuntimeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(f"--distributed: could not join the other processes ({reason}); outside a TPU slice or a "
+                        "SLURM/Open MPI job give --coordinator-address HOST:PORT --num-processes N --process-id I"
+                        ) from None
 
 
 def grid_mesh() -> Mesh:

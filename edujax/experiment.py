@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import keyword
 from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from edujax.curvature import Sharpness
 from edujax.errors import UserError
 from edujax.grid import Grid
 from edujax.outcomes import Criteria, palette
@@ -67,6 +69,10 @@ class Experiment:
     its sweeps. `highlights` names cells ({axis: value}, nearest grid cell)
     that are always among the representative runs (`result.examples`), e.g.
     the textbook cases a figure draws.
+
+    `record` names metrics kept, besides the loss, at every record point of
+    every traced run (`SweepResult.records`), e.g. ``("sharpness",)``: one
+    number per record point per run, so memory stays O(records).
     """
 
     name: str
@@ -85,10 +91,10 @@ class Experiment:
     extra_outcomes: Mapping[str, str] = dataclasses.field(default_factory=dict)
     precision: str = "float32"
     highlights: tuple[Mapping[str, float], ...] = ()
+    record: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not self.name or not isinstance(self.name, str):
-            raise UserError("an experiment needs a non-empty name")
+        check_name(self.name)
         check_steps(self.steps)
         for fn in ("init", "step"):
             if not callable(getattr(self, fn)):
@@ -103,11 +109,22 @@ class Experiment:
             unknown = sorted(set(point) - set(self.grid.names) - set(self.defaults))
             if unknown:
                 raise UserError(f"experiment {self.name!r}: highlights name unknown hyperparameters {', '.join(unknown)}")
+        if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
+            raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
 
     @property
     def outcome_colors(self) -> dict[str, str]:
         """Every outcome this experiment can report -> its colour, in code order."""
         return palette(self.extra_outcomes)
+
+
+def check_name(name) -> str:
+    """An experiment's name names its module and its results folder: a Python identifier
+    (letters, digits and _, not starting with a digit, not a keyword), so never a path."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(f"{name!r} is not a valid experiment name: use letters, digits and _, not starting with a digit"
+                        " (it names the results folder)")
+    return name
 
 
 def check_steps(steps) -> int:
@@ -172,6 +189,7 @@ def minimize(
     params: Callable[[jax.Array, Hparams], Any],
     optimizer: Callable[[Hparams], optax.GradientTransformation],
     metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
+    sharpness: Sharpness | None = None,
     **experiment_fields,
 ) -> Experiment:
     """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
@@ -186,14 +204,18 @@ def minimize(
     ``newton_gain`` (½gᵀH⁻¹g, what a Newton step would still remove; see
     `newton_gain`), which tell the classifier whether a run that came to rest
     sits at a stationary point. Only what is recorded costs: inside the sweep's
-    windows XLA drops the metrics no record needs.
+    windows XLA drops the metrics no record needs. `sharpness=ej.Sharpness(every=k)`
+    adds the metric ``"sharpness"``, the loss's top Hessian eigenvalue (see
+    `edujax.curvature`) measured every k steps, recorded at every record
+    point (`record` defaults to it).
 
     `metrics` may take the step count as a third argument and the optimizer's
     state as a fourth: `metrics(params, hparams, step, opt_state)`, with `step`
     the number of updates made so far (an int32: 0 at the start), e.g. to
     record the current learning rate of a schedule, ``{"lr": schedule(step)}``.
-    The training state is ``(params, opt_state)``, and ``(params, opt_state,
-    step)`` when `metrics` takes the step count (only then is it counted).
+    The training state is ``(params, opt_state)``, then the step count when
+    `metrics` takes it (only then is it counted), then the sharpness tracker
+    when `sharpness` is given.
 
     >>> experiment = ej.minimize(
     ...     name="bowl", loss=lambda p, h: p**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
@@ -207,7 +229,8 @@ def minimize(
     def init(key, hparams):
         start = params(key, hparams)
         state = start, optimizer(hparams).init(start)
-        return state + (jnp.zeros((), jnp.int32),) if extra else state
+        state += (jnp.zeros((), jnp.int32),) if extra else ()
+        return state if sharpness is None else state + (sharpness.start(start),)
 
     def scalar_loss(current, hparams):
         value = loss(current, hparams)
@@ -221,11 +244,17 @@ def minimize(
         recorded = {"loss": value, "grad_norm": optax.tree.norm(grads),
                     "newton_gain": newton_gain(lambda p: scalar_loss(p, hparams), current, grads)}
         if metrics is not None:
-            recorded.update(metrics(current, hparams, *(state[2:] + (opt_state,))[:extra]))
+            recorded.update(metrics(current, hparams, *(state[2:3] + (opt_state,))[:extra]))
         updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
-        advanced = optax.apply_updates(current, updates), opt_state
-        return (advanced + (state[2] + 1,) if extra else advanced), recorded
+        new = (optax.apply_updates(current, updates), opt_state) + ((state[2] + 1,) if extra else ())
+        if sharpness is not None:  # at the updated optimizer state: Adam's preconditioner of this step
+            tracker = sharpness.track(state[-1], scalar_loss, current, hparams, opt_state)
+            recorded["sharpness"] = tracker.value
+            new += (tracker,)
+        return new, recorded
 
+    if sharpness is not None:
+        experiment_fields.setdefault("record", ("sharpness",))
     return Experiment(init=init, step=step, **experiment_fields)
 
 

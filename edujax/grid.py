@@ -198,3 +198,36 @@ class Grid:
 
     def __repr__(self) -> str:
         return "Grid(" + " × ".join(f"{a.name}[{len(a)}]" for a in self.axes) + ")"
+
+
+def parse_axis(spec: str, grid: Grid, defaults) -> Axis:
+    """An axis from the command line's `--grid NAME=START:STOP:NUM[:log|:linear]` (`NAME=NUM` for a seed
+    axis): it replaces the grid's axis of that name, keeping its spacing, or sweeps one of the `defaults`.
+
+    >>> parse_axis("learning_rate=1e-3:1:4", Grid(logspace("learning_rate", 1e-4, 1.0, 8)), {}).values.astype(float).round(6).tolist()
+    [0.001, 0.01, 0.1, 1.0]
+    """
+    name, sep, body = spec.partition("=")
+    if not sep or not name:
+        raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM")
+    existing = next((a for a in grid.axes if a.name == name), None)
+    if existing is None and name not in defaults:
+        raise UserError(f"--grid {spec!r}: no hyperparameter {name!r} (axes: {', '.join(grid.names)};"
+                        f" other hyperparameters: {', '.join(defaults) or 'none'})")
+    parts = body.split(":")
+    if existing is not None and existing.scale == "seed":
+        if len(parts) != 1 or not parts[0].isdigit():
+            raise UserError(f"--grid {spec!r}: a seed axis takes a count, e.g. {name}=8")
+        return seeds(int(parts[0]), name=name)
+    if existing is not None and existing.scale in ("points", "choice"):
+        raise UserError(f"--grid {spec!r}: axis {name!r} lists explicit values and cannot be set from the command line")
+    scale = parts.pop() if len(parts) == 4 else (existing.scale if existing is not None else "linear")
+    if len(parts) != 3 or scale not in ("log", "linear"):
+        raise UserError(f"--grid {spec!r}: expected NAME=START:STOP:NUM, optionally followed by :log or :linear")
+    try:
+        start, stop, num = float(parts[0]), float(parts[1]), float(parts[2])
+    except ValueError:
+        raise UserError(f"--grid {spec!r}: START, STOP and NUM must be numbers") from None
+    label = existing.label if existing is not None else ""
+    make = logspace if scale == "log" else linspace
+    return make(name, start, stop, num, label=label)

@@ -37,7 +37,6 @@ browser inflates it with `DecompressionStream`.
 from __future__ import annotations
 
 import base64
-import datetime
 import html
 import json
 import warnings
@@ -47,11 +46,11 @@ from pathlib import Path
 import numpy as np
 from markdown_it import MarkdownIt
 
-from edujax import comparison, plots
+from edujax import comparison, maps
 from edujax.errors import UserError
 from edujax.grid import spread_indices
 from edujax.outcomes import COLORS
-from edujax.result import SUMMARY, SweepResult, atomic_write
+from edujax.result import SUMMARY, SweepResult, atomic_write, saved
 
 PAGE = "index.html"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -100,7 +99,7 @@ def quantise_curves(loss: np.ndarray, global_min: float) -> tuple[np.ndarray, np
     Code q stands for the gap 10 ** ((low + q / LEVELS · (high − low)) / 100); the
     error is at most half a level: (high − low) / (200 · LEVELS) decades.
     """
-    logs = np.log10(plots.loss_gap(loss, global_min))
+    logs = np.log10(maps.loss_gap(loss, global_min))
     finite = np.isfinite(logs)
     with np.errstate(invalid="ignore"):
         low = np.floor(np.where(finite, logs, np.inf).min(-1) * 100)
@@ -144,20 +143,20 @@ def decode_curves(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.where(codes == NONFINITE, np.nan, gaps)
 
 
-def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> dict:
+def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     """Everything the page's script needs about one saved sweep (JSON-friendly).
 
     Outcome codes are renumbered into the page-wide list `outcomes`, which
     also holds the outcomes some experiments add (e.g. mode collapse).
     """
     to_page = np.asarray([outcomes.index(name) for name in result.outcome_names], np.uint8)
-    drawn, faceted, aggregated = plots.layout(result)
+    drawn, faceted, aggregated = maps.layout(result)
     axes = []
     for i, axis in enumerate(result.axes):
         entry = {"name": axis.name, "title": axis.title, "scale": axis.scale, "size": len(axis),
                  "labels": [axis.value_label(k) for k in range(len(axis))]}
         if i in drawn:  # plot geometry, from the same rules as the PNG heatmap
-            centres, cell_edges = plots.edges(axis)
+            centres, cell_edges = maps.edges(axis)
             entry.update(centres=_short(centres), edges=_short(cell_edges))
         axes.append(entry)
     boundaries = []
@@ -165,7 +164,7 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
     facet_values = range(len(result.axes[faceted[0]])) if faceted else [None]
     for boundary in result.boundaries:
         if boundary["axis"] in names:
-            values = [plots.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
+            values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
     within = curve_subgrid(result.loss.shape[:-1])  # positions inside the traced sub-grid
@@ -181,14 +180,14 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
         median = np.nanmedian(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
-    low, high = plots.measure_range(median)  # the colour scale of measure.png
+    low, high = maps.measure_range(median)  # the colour scale of measure.png
     measure = {"values": pack(quantise_measure(median)), "low": low, "high": high}
     return {
         "name": result.experiment,
         "shape": list(result.outcome.shape),
         "axes": axes,
         "drawn": drawn, "faceted": faceted, "aggregated": aggregated,
-        "majority": pack(to_page[plots.majority(result.outcome, tuple(aggregated))]),
+        "majority": pack(to_page[maps.majority(result.outcome, tuple(aggregated))]),
         "outcome": pack(to_page[result.outcome]) if aggregated else None,
         "boundaries": boundaries,
         "curves": {"sampled": [s.tolist() for s in sampled], "steps": result.record_steps.tolist(),
@@ -197,7 +196,6 @@ def experiment_data(result: SweepResult, written: str, outcomes: list[str]) -> d
         "measure": measure,
         "steps": result.steps,
         "global_min_known": bool(result.info.get("global_min_known", True)),
-        "written": written,
     }
 
 
@@ -241,11 +239,8 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     settings = [
         ("grid", f"{_grid_sentence(summary)} = {total:,} runs"), ("steps per run", f"{summary['steps']:,}"),
         ("global minimum f*", f_star), ("classifier thresholds", criteria), ("base seed", summary.get("seed", "")),
-        ("device", summary.get("device", "")), ("jax", summary.get("jax_version", "")),
-        ("time", f"compile {summary.get('compile_s', 0):.2f} s, run {summary.get('run_s', 0):.2f} s, "
-                 f"total {summary.get('wall_s', 0):.2f} s ({summary.get('settings_steps_per_s', 0):.2e} settings·steps/s)"),
-        ("written", data["written"]),
-    ]
+        ("jax", summary.get("jax_version", "")),
+    ]  # the device and timings are in each folder's run.json: the page is the same bytes whenever the results are
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in settings)
     about = summary.get("about") or summary.get("description", "")
     measure = ('<div class="view" role="radiogroup" aria-label="what the map shows">'
@@ -271,6 +266,29 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     <table class="settings"><caption>Settings of this run</caption>{rows}</table>
   </div>
   {_figures(name, summary.get("figures", {}))}
+</section>"""
+
+
+ZOOM = "zoom.json"  # written by `python -m edujax zoom` beside its strip.png (see edujax.zooming)
+
+
+def _zoom_section(name: str, zoom: dict) -> str:
+    """A zoom's strip (the PNG beside the page) and its frames' windows and boundary dimensions."""
+    e = html.escape
+    axis = zoom["axes"][0]
+    unit = " decades" if axis["scale"] == "log" else ""
+    rows = "".join(f"<tr><td>{i}</td><td>{f['width'][0]:.3g}{unit}</td><td>{f['dimension']:.3f}</td>"
+                   f"<td>{f['run_s']:.1f} s</td></tr>" for i, f in enumerate(zoom["frames"]))
+    fixed = ", ".join(f"{k} = {v}" for k, v in zoom["fixed"].items())
+    return f"""
+<section id="zoom-{e(name)}" class="experiment zoom">
+  <h2>{e(name)}</h2>
+  <p class="description">A zoom into the border of {e(zoom["experiment"])} ({e(fixed)}): {len(zoom["frames"])} frames, each
+  {zoom["factor"]:g}× narrower on {e(axis["label"])} × {e(zoom["axes"][1]["label"])}, {zoom["steps"]} steps per run in
+  {e(zoom["precision"])}; median box-counting dimension of the border {zoom["median_dimension"]:.3f}.</p>
+  <p><img src="{e(name)}/strip.png" alt="zoom strip of {e(name)}" style="max-width:100%"></p>
+  <table class="counts"><caption>Frames</caption><tr><th>frame</th><th>window on {e(axis["name"])}</th>
+  <th>dimension</th><th>run</th></tr>{rows}</table>
 </section>"""
 
 
@@ -321,7 +339,7 @@ def write(results_dir: Path, order_by=STORY) -> Path:
     """
     results_dir = Path(results_dir)
     sections, experiments = [], []
-    found = {path.parent.name: path for path in results_dir.glob(f"*/{SUMMARY}")}
+    found = {folder.name: folder / SUMMARY for folder in saved(results_dir)}  # committed results without arrays: not yet
     paths = [found[name] for name in order(found, order_by)]
     results = [SweepResult.load(path.parent) for path in paths]
     colors = dict(COLORS)
@@ -330,11 +348,12 @@ def write(results_dir: Path, order_by=STORY) -> Path:
     outcomes = list(colors)
     for summary_path, result in zip(paths, results):
         summary = json.loads(summary_path.read_text())
-        written = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
-        data = experiment_data(result, written, outcomes)
+        data = experiment_data(result, outcomes)
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
+    zooms = [(path.parent.name, _read_json(path)) for path in sorted(results_dir.glob(f"*/{ZOOM}"))]
+    sections += [_zoom_section(name, zoom) for name, zoom in zooms]
     comparisons = {path.parent.name: _read_json(path) for path in sorted(results_dir.glob(f"*/{comparison.DATA}"))}
     sections += [_comparison(directory, summary) for directory, summary in comparisons.items()]
     payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "missing": MISSING,
@@ -343,18 +362,19 @@ def write(results_dir: Path, order_by=STORY) -> Path:
                        f'{html.escape(MEANINGS.get(o, "an outcome of its own, defined by the experiment that uses it (see below)"))}</li>'
                        for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
+    toc += "".join(f'<a href="#zoom-{html.escape(name)}">{html.escape(name)}</a>' for name, _ in zooms)
     toc += "".join(f'<a href="#cmp-{html.escape(d)}">{html.escape(d)}</a>' for d in comparisons)
     payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
     library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="edujax"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edujax results</title>
 <style>{(STATIC / "uPlot.min.css").read_text()}</style>
 <style>{(STATIC / "page.css").read_text()}</style>
 </head><body>
 <header><h1>edujax results</h1>
 <p>Every experiment below swept a grid of hyperparameters: each cell of a map is one complete training run,
-coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>python -m edujax plot results</code>.</p>
+coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>.venv/bin/edujax plot results</code>.</p>
 <ul class="meanings">{meanings}</ul>
 <nav>{toc}</nav></header>
 <main>{"".join(sections) or "<p>No saved sweeps in this folder yet: run <code>make sweep</code>.</p>"}</main>

@@ -1,4 +1,4 @@
-"""Figures drawn from a SweepResult alone, so `edujax plot DIR` can redraw them.
+"""The standard figures, drawn from a SweepResult alone, so `edujax plot DIR` can redraw them.
 
 Every plotting function takes a result and a path, writes one PNG and
 returns a one-line description of what it shows (collected into
@@ -6,18 +6,17 @@ returns a one-line description of what it shows (collected into
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from edujax.grid import Axis
-from edujax.result import SUMMARY, SweepResult, atomic_write
+from edujax.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority, measure_range
+from edujax.result import SweepResult
 
 MAX_FACETS = 6
 
@@ -28,40 +27,7 @@ def outcome_colormap(result: SweepResult) -> tuple[ListedColormap, BoundaryNorm]
     return ListedColormap(list(result.outcome_colors.values())), BoundaryNorm(np.arange(n + 1) - 0.5, n)
 
 
-def majority(codes: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """The most common outcome over `axes` (ties go to the earlier outcome)."""
-    if not axes:
-        return codes
-    tallies = np.stack([(codes == c).sum(axis=axes) for c in range(int(codes.max()) + 1)])
-    return tallies.argmax(0)
-
-
-def layout(result: SweepResult) -> tuple[list[int], list[int], list[int]]:
-    """Split grid dimensions into (drawn x/y, faceted, aggregated by majority).
-
-    Seed axes are always aggregated; of the others the first two are drawn,
-    the third becomes one panel per value, and any further ones are aggregated.
-    """
-    dims = [i for i, a in enumerate(result.axes) if a.scale != "seed"]
-    drawn, faceted, rest = dims[:2], dims[2:3], dims[3:]
-    aggregated = rest + [i for i, a in enumerate(result.axes) if a.scale == "seed"]
-    return drawn, faceted, aggregated
-
-
-def edges(axis: Axis) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres and edges along an axis (geometric on log axes, indices for points)."""
-    if axis.scale in ("points", "choice") or len(axis) == 1:
-        centres = np.arange(len(axis), dtype=float) if axis.scale in ("points", "choice") else axis.values.astype(float)
-        half = np.diff(centres).mean() / 2 if len(centres) > 1 else max(abs(centres[0]) * 0.1, 0.5)
-        return centres, np.concatenate([centres - half, [centres[-1] + half]])
-    centres = axis.values.astype(float)
-    space = np.log(centres) if axis.scale == "log" else centres
-    mids = (space[1:] + space[:-1]) / 2
-    inner = np.concatenate([[2 * space[0] - mids[0]], mids, [2 * space[-1] - mids[-1]]])
-    return centres, np.exp(inner) if axis.scale == "log" else inner
-
-
-def _style_axis(ax, axis: Axis, which: str):
+def style_axis(ax, axis: Axis, which: str):
     set_label, set_scale = (ax.set_xlabel, ax.set_xscale) if which == "x" else (ax.set_ylabel, ax.set_yscale)
     set_label(axis.title if axis.scale != "points" else f"{axis.title} (index)")
     if axis.scale == "log":
@@ -70,21 +36,6 @@ def _style_axis(ax, axis: Axis, which: str):
         (ax.set_xticks if which == "x" else ax.set_yticks)(np.arange(len(axis)), axis.choices)
     if len(axis) > 1 and axis.values.dtype.kind == "f" and axis.values.ndim == 1 and axis.values[0] > axis.values[-1]:
         (ax.invert_xaxis if which == "x" else ax.invert_yaxis)()
-
-
-def boundary_values(result: SweepResult, boundary: dict, drawn: list[int], facet_index: dict[int, int]) -> np.ndarray:
-    """A boundary's value along the other drawn axis (a scalar on a 1-D map) at
-    one panel: `facet_index` picks the faceted dims, aggregated dims take index 0."""
-    others = [i for i in range(len(result.axes)) if result.axes[i].name != boundary["axis"]]
-    index = tuple(slice(None) if i in drawn else facet_index.get(i, 0) for i in others)
-    return np.asarray(boundary["value"])[index] if others else np.asarray(boundary["value"])
-
-
-def loss_gap(loss: np.ndarray, global_min: float) -> np.ndarray:
-    """|loss − global min| as drawn on log axes: floored at 1e-12, NaN where a loss was not finite."""
-    gap = np.abs(np.asarray(loss, np.float64) - global_min)
-    gap[~np.isfinite(gap)] = np.nan
-    return np.maximum(gap, 1e-12)
 
 
 def _boundary_lines(ax, result, drawn, facet_index):
@@ -131,11 +82,11 @@ def _maps(result: SweepResult, values: np.ndarray, cmap, norm, title: str):
             y_axis = result.axes[drawn[1]]
             y_edges = edges(y_axis)[1][_edge_cells(sampled[1])]
             ax.pcolormesh(x_edges, y_edges, panel.T, cmap=cmap, norm=norm, rasterized=True)
-            _style_axis(ax, y_axis, "y")
+            style_axis(ax, y_axis, "y")
         else:
             ax.pcolormesh(x_edges, [0, 1], panel[None, :], cmap=cmap, norm=norm)
             ax.set_yticks([])
-        _style_axis(ax, x_axis, "x")
+        style_axis(ax, x_axis, "x")
         facet_index = {faceted[0]: facet} if faceted else {}
         boundary_handles = _boundary_lines(ax, result, drawn, facet_index) or boundary_handles
         ax.set_xlim(x_edges[0], x_edges[-1])
@@ -182,15 +133,6 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
     return fig
 
 
-def measure_range(measure: np.ndarray) -> tuple[float, float]:
-    """The colour scale's ends for a measure map: robust (1st/99th percentile) and on both sides of 0."""
-    finite = measure[np.isfinite(measure)]
-    if not finite.size:
-        return -1.0, 1.0
-    low, high = np.percentile(finite, [1, 99])
-    return min(float(low), -1e-3), max(float(high), 1e-3)
-
-
 def measure_map(result: SweepResult, path: Path) -> str:
     """The continuous measure (log10 final gap / initial gap; see `edujax.outcomes`) on a diverging colormap:
     blue where runs got better by that many decades, red where they got worse or blew up (darkest: earliest)."""
@@ -209,16 +151,6 @@ def measure_map(result: SweepResult, path: Path) -> str:
     fig.savefig(path, dpi=130)
     return ("The continuous measure of every setting: log10 of its final over its initial gap (blue: decades gained,"
             " red: lost; runs that blew up beyond the float range are reddest, the earlier the redder).")
-
-
-def describe_setting(result: SweepResult, flat_index: int) -> str:
-    """'learning rate=0.01, start angle=45' for one flattened grid index."""
-    parts = []
-    for axis in result.axes:
-        for column in axis.columns:
-            value = result.hparams[column].ravel()[flat_index]
-            parts.append(f"{column}={axis.choices[int(value)] if axis.scale == 'choice' else format(value, '.3g')}")
-    return ", ".join(parts)
 
 
 def curves(result: SweepResult, path: Path) -> str:
@@ -255,21 +187,3 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures
-
-
-def write_index(results_dir: Path) -> Path:
-    """`results/README.md`: every experiment's figures with one line each."""
-    results_dir = Path(results_dir)
-    lines = ["# Results", "", "Written by `make sweep`; redraw with `python -m edujax plot results`.",
-             "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
-    for summary_path in sorted(results_dir.glob(f"*/{SUMMARY}")):
-        summary = json.loads(summary_path.read_text())
-        name = summary_path.parent.name
-        counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
-        lines += [f"## {name}", "", summary.get("description", ""), "",
-                  f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
-        lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary["figures"].items()]
-        lines.append("")
-    path = results_dir / "README.md"
-    atomic_write(path, lambda f: f.write("\n".join(lines).encode()))
-    return path

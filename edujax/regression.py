@@ -10,6 +10,7 @@ standardized year z = (year − mean) / std. Both describe the same lines, so
 every loss has the same minimum over both; only the *coordinates* (w, b) and
 hence the curvature gradient descent sees differ. Hyperparameters read here:
 `features` (0 raw, 1 standardized), `loss` (0 L2, 1 L1) and `start_slope`.
+The picture of the fitted lines is `edujax.plots_regression.draw_lines`.
 """
 from __future__ import annotations
 
@@ -130,44 +131,3 @@ def line(params, hparams):
 
 def gradient_descent(hparams):
     return optax.sgd(hparams["learning_rate"])
-
-
-def draw_lines(result, out_dir):
-    """`figures=` hook: the representative runs' lines over the data, 2025 prediction starred."""
-    from matplotlib.figure import Figure  # plotting only when figures are drawn
-
-    from edujax.outcomes import COLORS, OUTCOMES
-    from edujax.plots import describe_setting
-
-    examples = result.examples
-    count = len(examples["index"])
-    cols = min(max(count, 1), 4)
-    rows = -(-max(count, 1) // cols)
-    fig = Figure(figsize=(3.3 * cols, 3.0 * rows + 0.6), layout="constrained")
-    panels = fig.subplots(rows, cols, squeeze=False).ravel()
-    years = np.array([YEARS[0] - 1, PREDICT_YEAR + 1])
-    for ax, row in zip(panels, range(count)):
-        slope, price = examples["slope"][row].astype(np.float64), examples["price_2025"][row].astype(np.float64)
-        finite = np.flatnonzero(np.isfinite(slope) & np.isfinite(price) & (np.abs(price) < 1e6))
-        outcome = OUTCOMES[examples["outcome"][row]]
-        for step in np.unique(np.linspace(0, finite[-1], 8).round().astype(int)):
-            ax.plot(years, price[step] + slope[step] * (years - PREDICT_YEAR), color="grey", lw=0.8, alpha=0.35)
-        last = finite[-1]
-        ax.plot(years, price[last] + slope[last] * (years - PREDICT_YEAR), color=COLORS[outcome], lw=2)
-        ax.plot(PREDICT_YEAR, price[last], "*", color=COLORS[outcome], ms=14, mec="black")
-        ax.annotate(f"2025: {price[last]:.0f}", (PREDICT_YEAR, price[last]), (-4, 8), textcoords="offset points",
-                    ha="right", fontsize=8)
-        ax.scatter(YEARS, PRICES, s=12, color="black", zorder=3)
-        ax.set_ylim(-50, 550)
-        when = "" if last == len(slope) - 1 else f", last finite line: step {last}"
-        ax.set_title(f"{outcome}{when}\n{describe_setting(result, int(examples['index'][row]))}", fontsize=7,
-                     color=COLORS[outcome])
-        ax.set_xlabel("year", fontsize=8)
-    for ax in panels[count:]:
-        ax.set_visible(False)
-    panels[0].set_ylabel("price")
-    fig.suptitle(f"{result.experiment}: the line of representative runs (grey: 8 moments of the run, from the start line);"
-                 f" the least-squares line predicts {100 + 15 * (PREDICT_YEAR - START_YEAR)} for 2025", fontsize=9)
-    fig.savefig(out_dir / "lines.png", dpi=120)
-    return {"lines.png": "The fitted line of representative runs over the data (grey: its path from the start line),"
-                         " star: its price prediction for 2025."}

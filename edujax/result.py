@@ -1,21 +1,20 @@
 """SweepResult: the arrays a sweep produced, and their round trip to disk.
 
 On disk a result is a folder with `sweep.npz` (every array, loaded without
-pickle) and `summary.json` (grid, steps, outcome counts, timings, versions).
-Files are written to a temporary name and renamed into place, and a whole
-result folder is built beside the old one and swapped in at the end, so an
-interrupted run never leaves a half-written or half-overwritten result.
+pickle), `summary.json` (grid, steps, outcome counts, criteria: everything
+that is the same whenever the same sweep runs again, so a committed summary
+only changes when a result does) and `run.json` (how this run went: timings,
+device, chunks). Files are written to a temporary name and renamed into
+place, and a whole result folder is built beside the old one and swapped in
+at the end (`edujax.files`), so an interrupted run never leaves a
+half-written or half-overwritten result.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
-import os
-import shutil
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,10 +22,15 @@ import jax
 import numpy as np
 
 from edujax.errors import UserError
+from edujax.files import ARRAYS, RUN_LOG, SUMMARY, atomic_dir, atomic_write  # noqa: F401 (re-exported)
 from edujax.grid import Axis, Grid
 from edujax.outcomes import COLORS, counts
 
-SUMMARY, ARRAYS = "summary.json", "sweep.npz"
+#: `info` entries that describe how one run went rather than what it found (they differ from run to run
+#: and machine to machine): they go to `run.json`, which is not committed, instead of `summary.json`.
+#: So are all timings: every entry whose name ends in `_s` (seconds).
+RUN_KEYS = ("settings_steps_per_s", "device", "devices", "chunks", "chunk_size", "resumed_chunks",
+            "bytes_per_run_estimate", "checkpoint")
 #: The arrays saved under their own name.
 ARRAY_FIELDS = ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps")
 
@@ -44,7 +48,8 @@ class SweepResult:
     The runs of the traced sub-grid `trace_index` (per-axis indices; every run
     when the host budget allowed): `loss` (sub-grid + (R + 1,), at
     `record_steps`) and `hi`, `lo` (sub-grid + (R,): the loss's largest and
-    smallest value in each record window).
+    smallest value in each record window), and `records[metric]` (sub-grid +
+    (R + 1,)): the experiment's `record` metrics at `record_steps`.
 
     `examples`: a few representative runs (`index` into the flattened grid,
     `outcome`, `state`: their final training state from the sweep, a pytree
@@ -79,6 +84,7 @@ class SweepResult:
     boundaries: list[dict[str, Any]]
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
+    records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
@@ -156,7 +162,10 @@ class SweepResult:
         }
 
     def save(self, directory, figures: Mapping[str, str] | None = None) -> Path:
-        """Write `sweep.npz` and `summary.json` into `directory`, each atomically."""
+        """Write `sweep.npz`, `summary.json` and `run.json` into `directory`, each atomically.
+
+        The summary lists every file of the folder (`files`): what edujax wrote there.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         examples = {k: v for k, v in self.examples.items() if k != "state"}
@@ -166,6 +175,7 @@ class SweepResult:
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
             **{f"final/{k}": v for k, v in self.final.items()},
+            **{f"record/{k}": v for k, v in self.records.items()},
             **{f"example/{k}": v for k, v in examples.items()},
             **{f"example_state/{i}": np.asarray(leaf)
                for i, leaf in enumerate(jax.tree.leaves(storable(self.examples.get("state", {}))))},
@@ -173,34 +183,71 @@ class SweepResult:
         }
         atomic_write(directory / ARRAYS, lambda f: np.savez_compressed(f, **arrays))
         summary = self.summary(figures)
+        run = {key: summary.pop(key) for key in list(summary) if key in RUN_KEYS or key.endswith("_s")}
         summary["axes"] = [
             {"name": a.name, "scale": a.scale, "columns": list(a.columns), "label": a.label, "choices": list(a.choices)}
             for a in self.axes
         ]
+        present = {p.name for p in directory.iterdir() if not p.name.startswith(".")}
+        summary["files"] = sorted(present | {ARRAYS, SUMMARY, RUN_LOG})
+        atomic_write(directory / RUN_LOG, lambda f: f.write(json.dumps(run, indent=2).encode()))
         atomic_write(directory / SUMMARY, lambda f: f.write(json.dumps(summary, indent=2).encode()))
         return directory
+
+    def write(self, out, experiment=None, **options) -> Path:
+        """Draw the figures and write this result into `out/<experiment>`, then the
+        results index and page (`edujax.pipeline.write`)."""
+        from edujax import pipeline  # the pipeline draws with matplotlib: imported only when writing
+
+        return pipeline.write(self, out, experiment, **options)
 
     @classmethod
     def load(cls, directory, experiment=None) -> "SweepResult":
         """A saved result. With the `experiment` that produced it, the examples' final states get back
-        their pytree structure; without it `examples["state"]` is the list of their leaves."""
+        their pytree structure; without it `examples["state"]` is the list of their leaves. A missing or
+        damaged result is a one-line UserError naming the file."""
         directory = Path(directory)
+        summary = read_summary(directory)
         try:
-            summary = json.loads((directory / SUMMARY).read_text())
             with np.load(directory / ARRAYS, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # missing, or damaged
-            raise UserError(f"{directory} does not hold a saved sweep ({err.__class__.__name__}: {err})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise _damaged(directory / ARRAYS, err) from None
+        try:
+            run = json.loads((directory / RUN_LOG).read_text())
+        except (OSError, ValueError):
+            run = {}  # how the run went is not needed to read what it found
+        try:
+            return cls._from_saved(summary, arrays, run if isinstance(run, dict) else {}, experiment)
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise UserError(f"{directory}: {SUMMARY} and {ARRAYS} do not fit together ({type(err).__name__}: "
+                            f"{_first_line(err)}): sweep that experiment again") from None
 
+    @staticmethod
+    def check(directory) -> None:
+        """`load`'s checks of the summary and of the arrays' zip directory, without reading the arrays
+        (cheap: it finds a missing, truncated or foreign file, not a flipped bit)."""
+        directory = Path(directory)
+        read_summary(directory)
+        try:
+            with zipfile.ZipFile(directory / ARRAYS) as npz:
+                npz.namelist()
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise _damaged(directory / ARRAYS, err) from None
+
+    @classmethod
+    def _from_saved(cls, summary: dict, arrays: dict, run: dict, experiment=None) -> "SweepResult":
         def group(prefix):
             return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
         axes = tuple(
-            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"], tuple(a["choices"]))
+            Axis(a["name"], arrays[f"axis/{a['name']}"], a["scale"], tuple(a["columns"]), a["label"],
+                 tuple(a["choices"]))
             for a in summary["axes"]
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
-        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes", "outcome_colors"}
+        known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes",
+                 "outcome_colors", "files"}
         examples = group("example/")
         states = group("example_state/")
         if states:
@@ -212,8 +259,8 @@ class SweepResult:
             **{name: arrays[name] for name in ARRAY_FIELDS},
             trace_index=tuple(trace_index[str(i)] for i in range(len(trace_index))),
             final=group("final/"), examples=examples, boundaries=boundaries,
-            info={k: v for k, v in summary.items() if k not in known},
-            outcome_colors=summary.get("outcome_colors", dict(COLORS)),
+            info={**{k: v for k, v in summary.items() if k not in known}, **run},
+            outcome_colors=summary.get("outcome_colors", dict(COLORS)), records=group("record/"),
         )
 
 
@@ -222,6 +269,41 @@ def png(figure, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+#: What a summary.json must hold to be loaded.
+SUMMARY_KEYS = ("experiment", "steps", "axes", "boundaries")
+
+
+def read_summary(directory: Path) -> dict:
+    """A result folder's `summary.json`, checked to be one; anything else is a one-line UserError."""
+    path = Path(directory) / SUMMARY
+    if not path.is_file():
+        raise UserError(f"{directory}: no saved sweep here (no {SUMMARY})")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise _damaged(path, err) from None
+    missing = [key for key in SUMMARY_KEYS if not isinstance(summary, dict) or key not in summary]
+    if missing:
+        raise UserError(f"{path} is not an edujax summary (no {', '.join(missing)}): sweep that experiment again")
+    if not (Path(directory) / ARRAYS).is_file():
+        raise UserError(f"{directory}: {ARRAYS} is missing (the arrays are not committed: `make sweep` writes them)")
+    return summary
+
+
+def saved(out: Path) -> list[Path]:
+    """The result folders under `out` whose arrays are here, by name (committed results have no
+    `sweep.npz` until `make sweep` has run: they are not an error, just not readable yet)."""
+    return sorted(p.parent for p in Path(out).glob(f"*/{SUMMARY}") if (p.parent / ARRAYS).exists())
+
+
+def _damaged(path: Path, err: BaseException) -> UserError:
+    return UserError(f"{path} is damaged ({type(err).__name__}: {_first_line(err)}): sweep that experiment again")
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0]
 
 
 def storable(tree):
@@ -265,37 +347,3 @@ def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:
         value = np.broadcast_to(np.asarray(boundary.value(hparams), np.float64), (int(np.prod(shape)),))
         evaluated.append({"label": boundary.label, "axis": boundary.axis, "value": value.reshape(shape)})
     return evaluated
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call `write(file)` on a temporary file, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def atomic_dir(final):
-    """Yield a fresh folder beside `final`; on success it replaces `final` whole.
-
-    On any error the temporary folder is removed and `final` is untouched.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.rename(final, old)
-    os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)

@@ -55,6 +55,13 @@ MAX_UNROLL = 16
 #: already a few matmuls, and unrolling it only multiplies compile time.
 UNROLL_MAX_STATE = 64
 
+#: On a CPU, each device trains its share of a chunk in blocks of runs whose
+#: step temporaries fit in about this much cache: every step of a network
+#: writes and reads activations for each run, and a block that stays in cache
+#: ran the width-8 network of `experiments/fractal_boundary.py` 2.5x faster
+#: than its whole chunk at once. Problems with small steps get one block.
+CACHE_BYTES = 4 * 2**20
+
 #: The representative runs' metrics are recorded at most at this many points
 #: (every step when the run is shorter), whatever the number of steps.
 EXAMPLE_POINTS = 2000
@@ -139,8 +146,8 @@ def _norm(leaves) -> jax.Array:
 def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = False):
     """`(hparams, key) -> reduced run` for one grid point: the body to vmap.
 
-    Returns the loss (with `plan.all_metrics`, every metric) at the record
-    points (``records``), the loss's largest and smallest value in each record
+    Returns the loss and the experiment's `record` metrics (with
+    `plan.all_metrics`, every metric) at the record points (``records``), the loss's largest and smallest value in each record
     window, every metric at the first (``initial``) and last step (``final``),
     ``frozen`` (one more update changes no bit of the floating state),
     ``moved`` (that update's size relative to the state's) and, with
@@ -153,6 +160,16 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     batch. Non-finite losses need no flag of their own: they make the envelope
     non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """
+
+    kept = ("loss", *experiment.record)
+
+    def kept_metrics(metrics):
+        if plan.all_metrics:
+            return metrics
+        missing = [name for name in kept if name not in metrics]
+        if missing:
+            raise UserError(f"experiment {experiment.name!r} records {missing}, which its step does not return")
+        return {name: metrics[name] for name in kept}
 
     def run(hparams, key):
         def evaluate(state):
@@ -177,12 +194,11 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, hi, lo = scan_steps((state, first["loss"], first["loss"]), plan.window - 1)
             # Close the window on the next record's loss, evaluated again by the next window.
             closing = evaluate(state)[1]["loss"]
-            recorded = first if plan.all_metrics else {"loss": first["loss"]}
-            return (state, (recorded, jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
+            return (state, (kept_metrics(first), jnp.maximum(hi, closing), jnp.minimum(lo, closing))), pending
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (start if plan.all_metrics else {"loss": start["loss"]}, start["loss"], start["loss"])
+        placeholder = (kept_metrics(start), start["loss"], start["loss"])
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, hi, lo = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         # Leftover steps belong to the last window.
@@ -214,12 +230,17 @@ def judge(runs: dict, global_min, record_steps, criteria) -> dict:
 PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
 
 
-def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool):
-    """`(hparams, key, global_min) -> {"runs": per-run outputs, "kept": records (and states)}` for a batch."""
+def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool,
+                    block: int = 0):
+    """`(hparams, key, global_min) -> {"runs": per-run outputs, "kept": records (and states)}` for a batch:
+    one vmap over it, or with `block` a loop over blocks of that many runs, each vmapped."""
     one = run_one(experiment, plan, dtype, keep_state)
 
     def chunk(hparams, key, global_min):
-        runs = jax.vmap(one, in_axes=(0, None))(hparams, key)
+        if block:
+            runs = jax.lax.map(lambda row: one(row, key), hparams, batch_size=block)
+        else:
+            runs = jax.vmap(one, in_axes=(0, None))(hparams, key)
         if judged:
             runs.update(judge(runs, global_min, plan.record_steps, criteria))
         per_run = {name: runs.pop(name) for name in PER_RUN if name in runs}
@@ -230,12 +251,21 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
 
 @functools.lru_cache(maxsize=64)
 def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str, judged: bool,
-             keep_state: bool):
-    """Compile once per (experiment, record plan, chunk shape, column dtypes, devices, precision, outputs)."""
+             keep_state: bool, block: int = 0):
+    """Compile once per (experiment, record plan, chunk shape, column dtypes, devices, precision, outputs, block).
+
+    With `block` (runs per device, dividing each device's share of the chunk)
+    every device runs its own rows block after block (`shard_map` over the
+    devices, `lax.map` over blocks); else the whole chunk is one vmap.
+    """
     rows = devices.row_sharding(mesh)
     specs = {name: jax.ShapeDtypeStruct((batch,), dt, sharding=rows) for name, dt in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-    chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state)
+    blocked = block if block and batch // mesh.size > block else 0
+    chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state, blocked)
+    if blocked:  # check_vma=False: lax.switch in a vmapped step trips the varying-axes check (JAX's own workaround)
+        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=(rows.spec, jax.sharding.PartitionSpec(),
+                              jax.sharding.PartitionSpec()), out_specs=rows.spec, check_vma=False)
     with _tracing_user_code(experiment):
         lowered = jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
     return lowered.compile()
@@ -285,6 +315,22 @@ def bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dt
     return devices.nbytes(hparams) + devices.nbytes(outputs) + 3 * devices.nbytes(state) + 2 * temporaries
 
 
+def block_rows(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str, mesh) -> int:
+    """Runs per device per block: on a CPU, the largest BATCH_MULTIPLE · 2^k whose
+    step temporaries (twice, as in `bytes_per_run`) fit CACHE_BYTES; 0 (no blocks) elsewhere.
+
+    It depends on the experiment only, never on the chunk, so every chunking
+    runs the same blocks through the same machine code.
+    """
+    if mesh.devices.flat[0].platform != "cpu":
+        return 0
+    temporaries = 2 * run_shapes(experiment, plan, signature, dtype)[3]
+    block = BATCH_MULTIPLE
+    while 2 * block * temporaries <= CACHE_BYTES:
+        block *= 2
+    return block
+
+
 def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tuple, dtype: str) -> tuple[int, int]:
     """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
     hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
@@ -302,17 +348,21 @@ def hparam_columns(experiment: Experiment, grid: Grid, dtype=np.float32) -> dict
     return {name: col.astype(np.int32 if col.dtype.kind in "iu" else dtype) for name, col in columns.items()}
 
 
-def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: int, n_devices: int) -> int:
+def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: int, n_devices: int,
+               block: int = 0) -> int:
     """Runs per chunk: as asked, else as many as fit the memory budget on every device.
 
     Rounded up to a multiple of BATCH_MULTIPLE runs per device, so every run
-    goes through the same vectorised machine code whatever the chunking.
+    goes through the same vectorised machine code whatever the chunking, and
+    to a multiple of `block` runs per device when it holds more than one block.
     """
     if chunk_size is None:
         budget = devices.default_memory_budget() if max_memory is None else max_memory
         chunk_size = max(1, budget // max(per_run, 1)) * n_devices
-    multiple = BATCH_MULTIPLE * n_devices
-    return -(-max(1, min(int(chunk_size), n)) // multiple) * multiple
+    per_device = -(-max(1, min(int(chunk_size), n)) // (BATCH_MULTIPLE * n_devices)) * BATCH_MULTIPLE
+    if block and per_device > block:
+        per_device = -(-per_device // block) * block
+    return per_device * n_devices
 
 
 def kept_subgrid(shape: tuple[int, ...], budget_runs: int) -> tuple[np.ndarray, ...]:
@@ -390,9 +440,10 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
     dtype = np.dtype(dtype).name
     start = time.perf_counter()
     per_run = 0 if chunk_size is not None else bytes_per_run(experiment, plan, signature, dtype)
-    chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size)
+    block = block_rows(experiment, plan, signature, dtype, mesh)
+    chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size, block)
     judged = global_min is not None
-    compiled = _compile(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state)
+    compiled = _compile(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state, block)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
     resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
     kept_key = (kept_rows,) if len(kept_rows) < n else ()
@@ -425,7 +476,7 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
     merged = jax.tree.map(lambda *chunks: np.concatenate(chunks), *parts)
     stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(parts), "chunk_size": chunk,
              "resumed_chunks": resumed, "devices": mesh.size, "bytes_per_run_estimate": per_run,
-             "checkpoint": str(folder) if folder else None}
+             "block": block if chunk // mesh.size > block else 0, "checkpoint": str(folder) if folder else None}
     return merged, stats
 
 
@@ -587,6 +638,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         steps_to_go=np.asarray(runs["steps_to_go"], np.float32).reshape(shape),
         frozen=np.asarray(runs["frozen"]).reshape(shape),
         loss=kept["records"]["loss"].reshape(kept_shape + (-1,)),
+        records={name: kept["records"][name].reshape(kept_shape + (-1,)) for name in experiment.record},
         hi=kept["hi"].reshape(kept_shape + (-1,)),
         lo=kept["lo"].reshape(kept_shape + (-1,)),
         trace_index=kept_index,

@@ -21,7 +21,7 @@ Plain gradient descent (optax.sgd), 300 steps.
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 experiment = ej.minimize(
     name="bumpy_basins",
@@ -37,5 +37,5 @@ experiment = ej.minimize(
     ),
     steps=300,
     global_min=landscapes.bumpy_bowl.f_star,
-    figures=landscapes.figures(landscapes.bumpy_bowl),
+    figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )

@@ -22,18 +22,20 @@ largest curvature there. The floor has λ = 2; an outer groove λ ≈ 2 + 2ak²
 - lr > 1: even the floor throws it out (`diverged`).
 
 Grid: learning rate (log) × start distance from the minimum, along a ray at
-30° from the x axis. Plain gradient descent (optax.sgd), 300 steps.
+30° from the x axis. Plain gradient descent (optax.sgd), 300 steps. The
+grooves' depth a is the hyperparameter `groove_depth` (`--grid
+groove_depth=0.5:4:4` sweeps it; deeper grooves move the dashed line left).
 """
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 
 experiment = ej.minimize(
     name="bumpy_bowl",
     description="Gradient descent in a grooved bowl (global minimum 0 at the origin): learning rate × start distance.",
-    loss=landscapes.bumpy_bowl.loss,
+    loss=lambda params, hparams: landscapes.bumpy_bowl_f(*params, a=hparams["groove_depth"]),
     params=landscapes.ray_start(30.0),
     metrics=landscapes.position,
     optimizer=lambda hparams: optax.sgd(hparams["learning_rate"]),
@@ -42,10 +44,12 @@ experiment = ej.minimize(
         ej.linspace("start_distance", 0.0, 4.0, 256, label="start distance from the minimum (along 30°)"),
     ),
     steps=300,
+    defaults={"groove_depth": landscapes.BUMPY["a"]},
     global_min=landscapes.bumpy_bowl.f_star,
     boundaries=(
-        ej.Boundary("lr = 2 / λ_groove", "learning_rate", lambda hparams: 2 / landscapes.GROOVE_CURVATURE),
+        ej.Boundary("lr = 2 / λ_groove", "learning_rate",
+                    lambda hparams: 2 / landscapes.groove_curvature(hparams["groove_depth"])),
         ej.Boundary("lr = 2 / λ_floor", "learning_rate", lambda hparams: 2 / landscapes.FLOOR_CURVATURE),
     ),
-    figures=landscapes.figures(landscapes.bumpy_bowl),
+    figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )

@@ -27,7 +27,7 @@ import numpy as np
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 BETA = 0.9
 OPTIMIZERS = {
@@ -66,5 +66,5 @@ experiment = ej.minimize(
     steps=300,
     global_min=landscapes.bumpy_bowl.f_star,
     boundaries=(ej.Boundary("floor stability limit", "learning_rate", lambda hparams: FLOOR_LIMITS[hparams["optimizer"]]),),
-    figures=landscapes.figures(landscapes.bumpy_bowl),
+    figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )

@@ -28,7 +28,7 @@ each. Plain gradient descent (optax.sgd), 300 steps.
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 experiment = ej.minimize(
     name="himmelblau",
@@ -44,5 +44,5 @@ experiment = ej.minimize(
     ),
     steps=300,
     global_min=landscapes.himmelblau.f_star,
-    figures=landscapes.figures(landscapes.himmelblau, basin_map=True),
+    figures=plots_landscapes.figures(landscapes.himmelblau, basin_map=True),
 )

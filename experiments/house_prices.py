@@ -22,6 +22,7 @@ Grid: learning rate (log) × start slope (every run starts from the line through
 (2005, 0) with that slope, the same lines for both feature sets) × features.
 """
 import edujax as ej
+from edujax import plots_regression
 from edujax import regression as reg
 
 experiment = ej.minimize(
@@ -43,5 +44,5 @@ experiment = ej.minimize(
         ej.Boundary("lr = 2 / λ_max(XᵀX/n)", "learning_rate",
                     lambda hparams: [reg.lr_limit(f) for f in hparams["features"]]),
     ),
-    figures=reg.draw_lines,
+    figures=plots_regression.draw_lines,
 )

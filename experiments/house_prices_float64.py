@@ -18,10 +18,9 @@ agrees. Same grid as `house_prices`.
 import dataclasses
 
 import edujax as ej
-from edujax import registry
 
 experiment = dataclasses.replace(
-    registry.load("house_prices"),
+    ej.load("house_prices"),
     name="house_prices_float64",
     description="The house-price line fit of house_prices, every array in float64: the float32 freezes become slow.",
     precision="float64",

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 import edujax as ej
+from edujax import plots_regression
 from edujax import regression as reg
 
 CRITERIA = ej.Criteria(rtol=1e-6)  # tight: the L1 floor crosses it inside L2's converging band
@@ -55,5 +56,5 @@ experiment = ej.minimize(
                     lambda hparams: np.where(hparams["loss"] == 0, reg.lr_limit(1), np.nan)),
         ej.Boundary("L1: step floor μ·lr/(2n) = tolerance", "learning_rate", l1_floor_limit),
     ),
-    figures=reg.draw_lines,
+    figures=plots_regression.draw_lines,
 )

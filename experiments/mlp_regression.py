@@ -70,8 +70,6 @@ def draw_fits(result, out_dir):
     """`figures=` hook: the curves that representative runs ended with, from the sweep's own final weights."""
     from matplotlib.figure import Figure
 
-    from edujax.plots import describe_setting
-
     final_weights = result.examples["state"][0]  # a `minimize` state is (parameters, optimizer state)
     grid_x = np.linspace(-2.2, 2.2, 200, dtype=np.float32)[:, None]
     fitted = np.asarray(jax.vmap(predict, in_axes=(0, None))(final_weights, grid_x))
@@ -82,7 +80,7 @@ def draw_fits(result, out_dir):
         ax.scatter(X, Y, s=6, color="black", zorder=3)
         for row in np.flatnonzero(result.examples["outcome"] == code):
             index = int(result.examples["index"][row])
-            ax.plot(grid_x, fitted[row], lw=1.5, label=describe_setting(result, index))
+            ax.plot(grid_x, fitted[row], lw=1.5, label=ej.describe_setting(result, index))
         outcome = result.outcome_names[code]
         ax.set_title(outcome, color=result.outcome_colors[outcome], fontweight="bold")
         ax.set_ylim(-2.5, 2.5)

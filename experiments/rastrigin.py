@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 CURVATURE_AT_MINIMA = 2 + 40 * np.pi**2
 
@@ -40,5 +40,5 @@ experiment = ej.minimize(
         ej.Boundary("lr = 2 / λ at every minimum", "learning_rate", lambda hparams: 2 / CURVATURE_AT_MINIMA),
         ej.Boundary("lr = 2 / λ of the bowl", "learning_rate", lambda hparams: 1.0),
     ),
-    figures=landscapes.figures(landscapes.rastrigin),
+    figures=plots_landscapes.figures(landscapes.rastrigin),
 )

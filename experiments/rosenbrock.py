@@ -26,7 +26,7 @@ import numpy as np
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 HESSIAN_AT_MINIMUM = np.array([[802.0, -400.0], [-400.0, 200.0]])
 LAMBDA_MAX = float(np.linalg.eigvalsh(HESSIAN_AT_MINIMUM).max())
@@ -47,5 +47,5 @@ experiment = ej.minimize(
     criteria=ej.Criteria(rtol=0.0, atol=1e-7),
     global_min=landscapes.rosenbrock.f_star,
     boundaries=(ej.Boundary("lr = 2 / λ_max at (1, 1)", "learning_rate", lambda hparams: 2 / LAMBDA_MAX),),
-    figures=landscapes.figures(landscapes.rosenbrock),
+    figures=plots_landscapes.figures(landscapes.rosenbrock),
 )

@@ -25,7 +25,7 @@ y0 = −1. Plain gradient descent (optax.sgd), 500 steps.
 import optax
 
 import edujax as ej
-from edujax import landscapes
+from edujax import landscapes, plots_landscapes
 
 T_DEEP = landscapes.ST_ROOTS[0]
 
@@ -51,5 +51,5 @@ experiment = ej.minimize(
     global_min=landscapes.styblinski_tang.f_star,
     criteria=ej.Criteria(atol=1e-4),
     boundaries=(ej.Boundary("lr = 2 / λ at the global minimum", "learning_rate", lambda hparams: 2 / curvature(T_DEEP)),),
-    figures=landscapes.figures(landscapes.styblinski_tang),
+    figures=plots_landscapes.figures(landscapes.styblinski_tang),
 )

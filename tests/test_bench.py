@@ -7,7 +7,8 @@ from edujax import bench
 def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     """The quadratic row has every baseline (and `measure` checks the NumPy loop
     reaches edujax's final losses); the MLP row has its FLOP shares."""
-    argv = ["--only", "quadratic", "mlp_regression", "--out", str(tmp_path), "--repeats", "1", "--sample", "2"]
+    argv = ["--only", "quadratic", "mlp_regression", "--out", str(tmp_path), "--repeats", "1", "--sample", "2",
+            "--scaling", "16", "32"]
     assert bench.main(argv) == 0
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["matmul_peak_flops"] > 0 and report["matmul_peak_size"] >= 1024
@@ -20,6 +21,33 @@ def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     assert 0 < mlp["share_of_matmul_peak"] and 0 < mlp["product_share_of_peak"]
     assert mlp["product_shape"] == [64, 32]
     assert (tmp_path / "benchmark.png").stat().st_size > 0
+    assert [(row["settings"], row["steps"]) for row in report["scaling"]] == [(256, 100), (1024, 100)]
+
+
+def test_the_numpy_baselines_compute_the_closed_form():
+    """The in-place NumPy loops end where the closed forms say: GD multiplies each coordinate by 1 − lr·λ per
+    step; heavy ball follows the 2 × 2 linear map [[1 + β − lr·λ, −β], [1, 0]] on (z_t, z_{t−1})."""
+    import numpy as np
+
+    from edujax import registry
+
+    q = registry.load_module(registry.available()["quadratic"])
+    lr, angle = np.array([0.01, 0.1, 0.19], np.float64), np.array([10.0, 45.0, 80.0])
+    (l1, l2), r = q.EIGENVALUES, q.RADIUS
+    x, y = r * np.cos(np.deg2rad(angle)) * (1 - lr * l1) ** 50, r * np.sin(np.deg2rad(angle)) * (1 - lr * l2) ** 50
+    got = bench.numpy_gd({"learning_rate": lr, "start_angle": angle}, 50)
+    np.testing.assert_allclose(got, 0.5 * (l1 * x**2 + l2 * y**2), rtol=1e-12)
+    m = registry.load_module(registry.available()["quadratic_momentum"])
+    lr, beta = np.array([0.05, 0.1]), np.array([0.5, 0.9])
+    want = 0.0
+    for lam, z0 in zip(m.EIGENVALUES, m.START):
+        z = []
+        for a, b in zip(lr, beta):  # v ← λz + βv, z ← z − lr·v from v = 0: z₁ = (1 − lr·λ)z₀, then the 2 × 2 map
+            step = np.array([[1 + b - a * lam, -b], [1.0, 0.0]])
+            z.append((np.linalg.matrix_power(step, 29) @ np.array([(1 - a * lam) * z0, z0]))[0])
+        want = want + 0.5 * lam * np.array(z) ** 2
+    np.testing.assert_allclose(bench.numpy_heavy_ball({"learning_rate": lr, "one_minus_momentum": 1 - beta}, 30), want,
+                               rtol=1e-10)
 
 
 def test_bench_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
@@ -28,3 +56,19 @@ def test_bench_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("edujax.bench: error:") and err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_the_notebook_loop_trains_what_the_sweep_trains():
+    """The fractal notebook's baseline (one vmapped step per Python iteration) does the sweep's work:
+    the same loss at every recorded step, on a 4 × 4 × 3 grid of the fractal-boundary network."""
+    import numpy as np
+
+    import edujax as ej
+    from edujax import registry, runner
+
+    experiment = registry.load("fractal_boundary")
+    grid = ej.Grid(ej.logspace("input_lr", 1e-1, 1e3, 4), ej.logspace("output_lr", 1e-1, 1e2, 4),
+                   ej.choice("nonlinearity", ["tanh", "relu", "identity"]))
+    result = ej.sweep(experiment, grid, 12, records=12, examples_per_outcome=0)
+    losses = np.asarray(bench.notebook_loop(experiment, runner.hparam_columns(experiment, grid), 12)())[: grid.size]
+    np.testing.assert_allclose(losses, result.loss.reshape(grid.size, -1), rtol=1e-5)

@@ -1,13 +1,18 @@
 """The command line end to end, and every user mistake as one line with exit status 2."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edujax.cli import main
+from edujax.result import SweepResult
+
+REPO = Path(__file__).resolve().parent.parent
 
 TINY = ["--grid", "learning_rate=1e-3:1:6", "--grid", "start_angle=0:90:3", "--steps", "30"]
 
@@ -54,33 +59,161 @@ def existing_results(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["sweep", "no_such_experiment"], "unknown experiment 'no_such_experiment'"),
-        (["sweep", "quadratic", "--grid", "learning_rate=1e-3:1"], "expected NAME=START:STOP:NUM"),
-        (["sweep", "quadratic", "--grid", "learning_rate=a:b:c"], "must be numbers"),
-        (["sweep", "quadratic", "--grid", "learning_rate=1e-3:1:0"], "positive integer"),
-        (["sweep", "quadratic", "--grid", "learning_rate=0:1:5"], "must be positive"),
-        (["sweep", "quadratic", "--grid", "learning_rate=-1:1:5"], "must be positive"),
-        (["sweep", "quadratic", "--grid", "nonsense=0:1:5"], "no hyperparameter 'nonsense'"),
-        (["sweep", "quadratic", "--steps", "0"], "steps must be a positive integer"),
-        (["sweep", "quadratic", "--steps", "-5"], "steps must be a positive integer"),
-        (["sweep", "quadratic", "--steps", "ten"], "invalid int value"),
-        (["sweep", "quadratic", "--chunk-size", "0"], "chunk-size"),
-        (["sweep", "quadratic", "--max-memory", "lots"], "max-memory"),
-        (["sweep", "quadratic", "missing/file.py"], "no such file"),
-        (["plot", "/nonexistent/folder"], "no saved sweep"),
-        (["frobnicate"], "invalid choice"),
-    ],
-)
-def test_user_mistakes_exit_2_with_one_line_and_touch_nothing(argv, message, existing_results, capsys):
-    before = snapshot(existing_results)
-    assert main([*argv, "--out", str(existing_results)] if argv[0] == "sweep" else argv) == 2
+MODULE = """
+import jax.numpy as jnp
+import optax
+import edujax as ej
+
+experiment = ej.minimize(name={name!r}, loss=lambda p, h: jnp.sum(p ** 2), params=lambda key, h: {start},
+                         optimizer=lambda h: optax.sgd(h["learning_rate"]),
+                         grid=ej.Grid(ej.logspace("learning_rate", 1e-2, 1.0, 3)), steps=5)
+"""
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory):
+    """Experiment files with something wrong in them."""
+    folder = tmp_path_factory.mktemp("modules")
+    for file, name, start in [("dot.py", ".", "jnp.ones(2)"), ("escape.py", "../x", "jnp.ones(2)"),
+                              ("slash.py", "a/b", "jnp.ones(2)"),
+                              ("nan_start.py", "nan_start", "jnp.full(2, jnp.nan)")]:
+        (folder / file).write_text(MODULE.format(name=name, start=start))
+    (folder / "a_folder").mkdir()
+    return folder
+
+
+def damage(path, how):
+    """How a test breaks a file: cut it in half, replace it, or remove it."""
+    def setup(out):
+        target = out / path
+        if how == "truncate":
+            target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+        elif how == "remove":
+            target.unlink()
+        elif how == "dir":
+            target.mkdir()
+            (target / "thesis.tex").write_text("not edujax's")
+        else:
+            target.write_text(how)
+    return setup
+
+
+def copy_of_result(name):
+    """A second saved result, beside the fixture's quadratic."""
+    def setup(out):
+        shutil.copytree(out / "quadratic", out / name)
+        summary = json.loads((out / name / "summary.json").read_text())
+        (out / name / "summary.json").write_text(json.dumps({**summary, "experiment": name}))
+    return setup
+
+
+def both(*setups):
+    def setup(out):
+        for step in setups:
+            step(out)
+    return setup
+
+
+# (argv, what stderr must say, how the results folder {out} is prepared beforehand)
+BAD_INPUTS = [
+    (["sweep", "no_such_experiment"], "unknown experiment 'no_such_experiment'", None),
+    (["sweep", "quadratic", "--grid", "learning_rate=1e-3:1"], "expected NAME=START:STOP:NUM", None),
+    (["sweep", "quadratic", "--grid", "learning_rate=a:b:c"], "must be numbers", None),
+    (["sweep", "quadratic", "--grid", "learning_rate=1e-3:1:0"], "positive integer", None),
+    (["sweep", "quadratic", "--grid", "learning_rate=0:1:5"], "must be positive", None),
+    (["sweep", "quadratic", "--grid", "learning_rate=-1:1:5"], "must be positive", None),
+    (["sweep", "quadratic", "--grid", "start_angle=0:90:3:cubic"], "optionally followed by :log or :linear", None),
+    (["sweep", "quadratic", "--grid", "nonsense=0:1:5"], "no hyperparameter 'nonsense'", None),
+    (["sweep", "quadratic", "--steps", "0"], "steps must be a positive integer", None),
+    (["sweep", "quadratic", "--steps", "-5"], "steps must be a positive integer", None),
+    (["sweep", "quadratic", "--steps", "ten"], "invalid int value", None),
+    (["sweep", "quadratic", "--chunk-size", "0"], "chunk-size", None),
+    (["sweep", "quadratic", "--chunk-size", "-3"], "expected a whole number", None),
+    (["sweep", "quadratic", "--max-memory", "lots"], "max-memory", None),
+    (["sweep", "quadratic", "--max-memory", "-5GB"], "a memory size cannot be negative", None),
+    (["sweep", "quadratic", "--max-host-memory", "-1GB"], "--max-host-memory '-1GB': a memory size cannot be negative",
+     None),
+    (["sweep", "quadratic", "--records", "0"], "expected a whole number", None),
+    (["sweep", "quadratic", "missing/file.py"], "no such file", None),
+    (["sweep", "{modules}/a_folder"], "is a folder", None),
+    (["sweep", "quadratic", "quadratic"], "would both write", None),
+    (["sweep", "{modules}/dot.py"], "'.' is not a valid experiment name", None),
+    (["sweep", "{modules}/escape.py"], "'../x' is not a valid experiment name", None),
+    (["sweep", "{modules}/slash.py"], "'a/b' is not a valid experiment name", None),
+    (["sweep", "{modules}/nan_start.py"], "is broken: its loss is nan at step 0", None),
+    (["sweep", "quadratic", "--distributed"], "--distributed: could not join the other processes", None),
+    (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2"], "go together", None),
+    (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
+     "expected 0 … 1", None),
+    (["sweep", "quadratic"], "README.md exists and was not written by edujax", damage("README.md", "# My project\n")),
+    (["sweep", "quadratic"], "index.html exists and was not written by edujax", damage("index.html", "<html></html>")),
+    (["sweep", "quadratic_momentum"], "quadratic_momentum exists and was not written by edujax",
+     damage("quadratic_momentum", "dir")),
+    (["sweep", "quadratic_momentum", "--out", "{out}/quadratic/heatmap.png"], "exists and is not a folder", None),
+    (["sweep", "quadratic_momentum", "--out", "{out}/README.md/x"], "README.md is a file, not a folder", None),
+    (["sweep", "quadratic_momentum"], "sweep.npz is damaged (BadZipFile",
+     both(copy_of_result("other"), damage("other/sweep.npz", "truncate"))),
+    (["plot", "{out}"], "sweep.npz is damaged (BadZipFile", damage("quadratic/sweep.npz", "truncate")),
+    (["plot", "{out}"], "summary.json is not an edujax summary", damage("quadratic/summary.json", "{}")),
+    (["plot", "{out}"], "summary.json is damaged", damage("quadratic/summary.json", '{"experiment": ')),
+    (["plot", "{out}/quadratic"], "sweep.npz is missing", damage("quadratic/sweep.npz", "remove")),
+    (["plot", "/nonexistent/folder"], "no saved sweep", None),
+    (["list", "extra"], "unrecognized arguments", None),
+    (["frobnicate"], "invalid choice", None),
+]
+
+
+@pytest.mark.parametrize("argv, message, setup", BAD_INPUTS,
+                         ids=[f"{i}: {' '.join(c[0])[:40]}" for i, c in enumerate(BAD_INPUTS)])
+def test_user_mistakes_exit_2_with_one_line_and_touch_nothing(argv, message, setup, existing_results, modules, tmp_path,
+                                                              capsys):
+    out = tmp_path / "results"
+    shutil.copytree(existing_results, out)
+    if setup is not None:
+        setup(out)
+    before = snapshot(out)
+    argv = [a.format(out=out, modules=modules) for a in argv]
+    assert main([*argv, "--out", str(out)] if argv[0] == "sweep" and "--out" not in argv else argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("edujax: error: "), err
     assert message in err
-    assert snapshot(existing_results) == before
+    assert snapshot(out) == before
+
+
+def test_x64_sweeps_in_float64(tmp_path):
+    """--x64: every array of the sweep in float64 (a step of 1e-9 on a parameter of 1 is lost in float32)."""
+    out = tmp_path / "results"
+    assert main(["sweep", "quadratic", *TINY, "--x64", "--out", str(out)]) == 0
+    result = SweepResult.load(out / "quadratic")
+    assert result.info["precision"] == "float64" and result.loss.dtype == np.float64
+    assert result.hparams["learning_rate"].dtype == np.float64
+
+
+def test_the_table_has_the_cases_the_issue_asks_for():
+    assert len(BAD_INPUTS) >= 25
+
+
+def test_a_read_only_out_is_refused_before_the_sweep(existing_results, tmp_path):
+    """A read-only file system (a read-only bind mount when root, which ignores permissions; else chmod)."""
+    out = tmp_path / "results"
+    shutil.copytree(existing_results, out)
+    before = snapshot(out)
+    command = [sys.executable, "-m", "edujax", "sweep", "quadratic", *TINY, "--out", str(out)]
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root, where only a read-only mount stops a write, and unshare is missing")
+        script = f'mount --bind "{out}" "{out}" && mount -o remount,bind,ro "{out}" && exec "$@"'
+        command = ["unshare", "-m", "sh", "-c", script, "sh", *command]
+    else:
+        out.chmod(0o555)
+    try:
+        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "cannot write in" in proc.stderr, proc.stderr
+    assert "compiling" not in proc.stdout, "refused before any sweep"
+    assert snapshot(out) == before
 
 
 def test_a_failure_mid_write_leaves_the_old_result_whole(existing_results, monkeypatch):

@@ -60,7 +60,7 @@ def test_the_cli_writes_the_map_and_table_and_refuses_mistakes(saved, capsys, tm
     missing = tmp_path / "nothing-here"
     for argv, message in [
         ([str(saved / "flat"), str(other)], "different grids"),
-        ([str(saved / "flat"), str(missing)], "does not hold a saved sweep"),
+        ([str(saved / "flat"), str(missing)], "no saved sweep here"),
         ([str(saved / "flat"), str(saved / "steep"), "--out", str(mine)], "edujax compare did not write"),
     ]:
         if "--out" not in argv:

@@ -32,9 +32,17 @@ def test_every_size_unit_parses_to_its_bytes(text, expected):
     assert devices.parse_bytes(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0", "0MB", "-1MB", "1XB", "", "MB", "1.2.3", "1 MiBB", "1e3", "ten"])
+@pytest.mark.parametrize("text", ["0", "0MB", "1XB", "", "MB", "1.2.3", "1 MiBB", "1e3", "ten", "-"])
 def test_bad_sizes_are_one_line_user_errors(text):
     with pytest.raises(UserError, match=r"^--max-memory .*: expected a positive size such as 512MB or 2GB$"):
+        devices.parse_bytes(text)
+    with pytest.raises(UserError, match=r"^--max-host-memory "):
+        devices.parse_bytes(text, "--max-host-memory")
+
+
+@pytest.mark.parametrize("text", ["-1MB", " -2", "-0.5GiB"])
+def test_negative_sizes_are_named_as_such(text):
+    with pytest.raises(UserError, match=r"^--max-memory .*: a memory size cannot be negative; give e.g. 512MB or 2GB$"):
         devices.parse_bytes(text)
 
 
@@ -310,7 +318,8 @@ def hand_made_result():
 def test_a_saved_result_holds_the_numbers_written_and_a_summary_of_them(tmp_path):
     result = hand_made_result()
     assert result.save(tmp_path / "r", figures={"heatmap.png": "the map"}) == tmp_path / "r"
-    assert sorted(os.listdir(tmp_path / "r")) == ["summary.json", "sweep.npz"]
+    assert sorted(os.listdir(tmp_path / "r")) == ["run.json", "summary.json", "sweep.npz"]
+    assert json.loads((tmp_path / "r" / "run.json").read_text()) == {"wall_s": 1.5}  # how this run went
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary == {
         "experiment": "unit", "grid": [
@@ -323,9 +332,10 @@ def test_a_saved_result_holds_the_numbers_written_and_a_summary_of_them(tmp_path
         "boundaries": [{"label": "2/λ", "axis": "learning_rate"}], "figures": {"heatmap.png": "the map"},
         "outcome_colors": {"converged": "#2ca02c", "slow": "#9ecae1", "oscillating": "#ff7f0e", "diverged": "#d62728",
                            "local_min": "#9467bd", "stalled": "#7f7f7f"},
-        "wall_s": 1.5, "global_min": 0.0, "criteria": {"rtol": 1e-4},
+        "global_min": 0.0, "criteria": {"rtol": 1e-4},
         "axes": [{"name": "learning_rate", "scale": "log", "columns": ["learning_rate"], "label": "lr", "choices": []},
                  {"name": "seed", "scale": "seed", "columns": ["seed"], "label": "init seed", "choices": []}],
+        "files": ["run.json", "summary.json", "sweep.npz"],
     }
     assert repr(result) == ("SweepResult('unit', Grid(learning_rate[2] × seed[3]), 40 steps: converged 33%, slow 33%, "
                             "diverged 17%, stalled 17%)")
@@ -368,11 +378,11 @@ def test_a_damaged_result_is_detected(tmp_path):
         original = (folder / name).read_bytes()
         for damaged in variants:
             (folder / name).write_bytes(damaged)
-            with pytest.raises(UserError, match=r"r does not hold a saved sweep \("):
+            with pytest.raises(UserError, match=rf"/r/{name} is damaged \(\w+: .*\): sweep that experiment again$"):
                 SweepResult.load(folder)
         (folder / name).write_bytes(original)
     (folder / "sweep.npz").unlink()
-    with pytest.raises(UserError, match=r"r does not hold a saved sweep \(FileNotFoundError"):
+    with pytest.raises(UserError, match=r"/r: sweep.npz is missing"):
         SweepResult.load(folder)
 
 

@@ -1,64 +1,25 @@
-"""Adding an experiment: `edujax new` + `edujax sweep` from outside the repo, and broken
-user modules, each reported as one line that names the file, with exit status 2."""
-import json
-import os
-import subprocess
-import sys
+"""Adding an experiment: `edujax new` (its template's sweep is run by test_readme.py, as the README
+shows it), and broken user modules, each reported as one line that names the file, with exit status 2."""
 import textwrap
-from pathlib import Path
 
-import numpy as np
 import pytest
 
+from edujax import registry
 from edujax.cli import main
-from edujax.outcomes import OUTCOMES
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def edujax(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "edujax", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def test_new_then_sweep_from_a_folder_outside_the_repo(tmp_path):
-    made = edujax("new", "my_problem", cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    source = tmp_path / "experiments" / "my_problem.py"
-    assert source.is_file() and 'name="my_problem"' in source.read_text()
-
-    swept = edujax("sweep", "experiments/my_problem.py", "--out", "results", cwd=tmp_path)
-    assert swept.returncode == 0, swept.stderr
-    out = tmp_path / "results"
-    summary = json.loads((out / "my_problem" / "summary.json").read_text())
-    assert summary["about"].startswith("Adam in the Rosenbrock valley")  # the docstring explains it on the page
-    assert "my_problem" in (out / "index.html").read_text()
-
-    # What the template's docstring promises: slow at small lr, converged with moderate lr and β₁ ≳ 0.4,
-    # hopping (oscillating, or slow where the hops die down) with little momentum at larger lr.
-    with np.load(out / "my_problem" / "sweep.npz") as npz:
-        codes, lr, beta1 = npz["outcome"], npz["hparam/learning_rate"], npz["hparam/beta1"]
-    name = np.asarray(OUTCOMES)[codes]
-    assert np.all(name[lr < 2e-3] == "slow")
-    converged = name == "converged"
-    assert converged.mean() > 0.1 and converged[beta1 >= 0.4].mean() > 4 * max(converged[beta1 < 0.4].mean(), 0.01)
-    moderate = (lr > 1e-2) & (lr < 0.3)
-    hopping = name[moderate & (beta1 < 0.2)]
-    assert np.isin(hopping, ["oscillating", "slow"]).mean() > 0.8 and (hopping == "oscillating").mean() > 0.3
 
 
 def test_new_refuses_to_overwrite_or_a_bad_name(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["new", "mine"]) == 0
-    first = (tmp_path / "experiments" / "mine.py").read_text()
+    first = (tmp_path / "scratch" / "mine.py").read_text()
     for argv, message in ((["new", "mine"], "already exists"), (["new", "2fast"], "not a valid experiment name"),
                           (["new", "class"], "not a valid experiment name"), (["new", "../escape"], "not a valid")):
         capsys.readouterr()
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
-    assert (tmp_path / "experiments" / "mine.py").read_text() == first
-    assert sorted(p.name for p in (tmp_path / "experiments").iterdir()) == ["mine.py"]
+    assert (tmp_path / "scratch" / "mine.py").read_text() == first
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["mine.py"]
 
 
 GOOD = """
@@ -101,3 +62,23 @@ def test_a_broken_module_is_one_line_naming_the_file(case, tmp_path, monkeypatch
     assert err.count("\n") == 1, err
     assert err.startswith("edujax: error: mine.py") and message in err, err
     assert not (tmp_path / "results").exists()
+
+
+def test_a_broken_module_does_not_block_the_default_sweep(tmp_path, monkeypatch, capsys):
+    """Sweeping the defaults, a broken module is reported and skipped, the others are written, exit status 2."""
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "good.py").write_text(textwrap.dedent(GOOD).replace('name="broken"', 'name="good"'))
+    (folder / "broken.py").write_text(textwrap.dedent(BROKEN["syntax error"][0]).lstrip())
+    (folder / "nan_start.py").write_text(
+        textwrap.dedent(GOOD).replace('name="broken"', 'name="nan_start"')
+        .replace("jnp.ones(2)", "jnp.full(2, jnp.nan)"))
+    (folder / "quiet.py").write_text(  # not a default experiment: only swept when named
+        textwrap.dedent(GOOD).replace('name="broken"', 'name="quiet"').replace("steps=5)", "steps=5, default=False)"))
+    monkeypatch.setattr(registry, "SEARCH_PATH", (folder,))
+    assert main(["sweep", "--out", str(tmp_path / "results")]) == 2
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["README.md", "good", "index.html"]
+    assert "skipped: " in captured.out and "broken.py:5: syntax error" in captured.out
+    assert "'nan_start' is broken: its loss is nan at step 0" in captured.out
+    assert captured.err.count("\n") == 1 and "2 experiments skipped because broken: broken, nan_start" in captured.err

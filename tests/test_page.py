@@ -15,7 +15,7 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import page, plots
+from edujax import maps, page, plots
 from edujax.outcomes import COLORS, OUTCOMES
 
 
@@ -95,9 +95,9 @@ def test_the_page_embeds_every_experiment_exactly(results):
         if name == "quadratic":
             continue  # too big to keep every curve: see test_a_256_by_256_grid_makes_a_small_page
         data = experiments[name]
-        drawn, faceted, aggregated = plots.layout(result)
+        drawn, faceted, aggregated = maps.layout(result)
         assert (data["drawn"], data["faceted"], data["aggregated"]) == (drawn, faceted, aggregated)
-        majority = plots.majority(result.outcome, tuple(aggregated))
+        majority = maps.majority(result.outcome, tuple(aggregated))
         np.testing.assert_array_equal(unpack(data["majority"], np.uint8), majority.ravel())
         if aggregated:
             np.testing.assert_array_equal(unpack(data["outcome"], np.uint8), result.outcome.ravel())
@@ -106,7 +106,7 @@ def test_the_page_embeds_every_experiment_exactly(results):
         codes = unpack(data["curves"]["codes"], np.uint8).reshape(result.outcome.size, -1)
         ranges = unpack(data["curves"]["ranges"], "<i2").reshape(2, -1).T
         decoded = page.decode_curves(codes, ranges)
-        truth = plots.loss_gap(result.loss.reshape(result.outcome.size, -1), result.info["global_min"])
+        truth = maps.loss_gap(result.loss.reshape(result.outcome.size, -1), result.info["global_min"])
         np.testing.assert_array_equal(np.isnan(decoded), ~np.isfinite(truth))
         finite = np.isfinite(truth)
         tolerance = (ranges[:, 1:] - ranges[:, :1]) / 100 / (2 * page.LEVELS) + 1e-9
@@ -174,7 +174,7 @@ def test_a_256_by_256_grid_makes_a_small_page(results):
     assert np.prod([len(s) for s in sampled]) <= page.CURVE_CELLS
     codes = unpack(data["curves"]["codes"], np.uint8).reshape(-1, big.loss.shape[-1])
     decoded = page.decode_curves(codes, unpack(data["curves"]["ranges"], "<i2").reshape(2, -1).T)
-    truth = plots.loss_gap(big.loss[np.ix_(*sampled)].reshape(len(codes), -1), 0.0)
+    truth = maps.loss_gap(big.loss[np.ix_(*sampled)].reshape(len(codes), -1), 0.0)
     np.testing.assert_allclose(np.log10(decoded), np.log10(truth), atol=0.1)  # the stored runs are the right ones
     size = len(json.dumps(data))
     assert size < 500_000, f"{size:,} bytes of data for one 65,536-run experiment"
@@ -244,7 +244,7 @@ def test_every_experiment_renders_without_console_errors(loaded):
     for name in swept:
         assert tab.locator(f"#exp-{name} .heatmap canvas").count() == 1
         legend = tab.locator(f"#exp-{name} .legend").inner_text()
-        for code in np.unique(plots.majority(swept[name].outcome, tuple(plots.layout(swept[name])[2]))):
+        for code in np.unique(maps.majority(swept[name].outcome, tuple(maps.layout(swept[name])[2]))):
             assert OUTCOMES[code] in legend
     assert tab.locator("#exp-oned .legend").inner_text().count("lr = 2 / c") == 1
     assert errors == []
@@ -258,7 +258,7 @@ def test_hover_shows_the_setting_and_click_shows_its_curves(loaded):
         hover(tab, "mixed", i, j)
         text = tip(tab, "mixed")
         assert f"learning_rate: {result.axes[0].value_label(i)}" in text and f"optimizer: {result.axes[1].choices[j]}" in text
-        assert f"{OUTCOMES[plots.majority(codes, (2,))[i, j]]} (most common)" in text
+        assert f"{OUTCOMES[maps.majority(codes, (2,))[i, j]]} (most common)" in text
         for code, n in zip(*np.unique(codes[i, j], return_counts=True)):
             assert f"{OUTCOMES[code]} {n}" in text
     tab.mouse.click(*hover(tab, "mixed", 7, 0).values())
@@ -267,7 +267,7 @@ def test_hover_shows_the_setting_and_click_shows_its_curves(loaded):
     assert len(shown["series"]) == 3  # one curve per seed
     for seed, series in enumerate(shown["series"]):
         assert series["label"].endswith(f"→ {OUTCOMES[codes[7, 0, seed]]}") and f"init seed = {seed}" in series["label"]
-        truth = plots.loss_gap(result.loss[7, 0, seed], 0.0)
+        truth = maps.loss_gap(result.loss[7, 0, seed], 0.0)
         drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
         np.testing.assert_array_equal(np.isnan(drawn), np.isnan(truth))
         np.testing.assert_allclose(np.log10(drawn[~np.isnan(drawn)]), np.log10(truth[~np.isnan(truth)]), atol=0.2)
@@ -303,7 +303,7 @@ def test_one_dimensional_and_faceted_maps(loaded):
     assert OUTCOMES[oned.outcome[0]] == "slow" and OUTCOMES[oned.outcome[11]] == "diverged"  # loss × (1 − lr)^120: 0.98^120 ≫ rtol; |1 − 2.5| > 1
 
     faceted = swept["faceted"]
-    majority = plots.majority(faceted.outcome, (3,))
+    majority = maps.majority(faceted.outcome, (3,))
     tab.evaluate("edujaxPage.then(maps => maps.faceted.setFacet(2))")
     assert tab.locator("#exp-faceted .facet output").inner_text() == "10"
     hover(tab, "faceted", 3, 0)
@@ -347,7 +347,7 @@ def test_the_measure_switch_recolours_the_map_and_hover_shows_the_value(loaded):
     result = swept["mixed"]  # learning rate × optimizer × 3 seeds: the map shows the median over seeds
     median = np.median(result.measure, axis=2)
     api = "edujaxPage.then(maps => maps.mixed"
-    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[plots.majority(result.outcome, (2,))[0, 0]]]
+    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[maps.majority(result.outcome, (2,))[0, 0]]]
     tab.evaluate(f"{api}.setView('measure'))")
     assert tab.locator("#exp-mixed .view input[value=measure]").is_checked()
     assert "log10(final gap / initial gap)" in tab.locator("#exp-mixed .legend").inner_text()
@@ -366,7 +366,7 @@ def test_the_measure_switch_recolours_the_map_and_hover_shows_the_value(loaded):
     hover(tab, "quadratic", 10, 20)
     assert f"measure: {swept['quadratic'].measure[10, 20]:.2f}" in tip(tab, "quadratic")
     tab.evaluate(f"{api}.setView('outcome'))")
-    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[plots.majority(result.outcome, (2,))[0, 0]]]
+    assert tab.evaluate(f"{api}.colorAt(0, 0))") == COLORS[OUTCOMES[maps.majority(result.outcome, (2,))[0, 0]]]
     assert errors == []
 
 
@@ -401,7 +401,7 @@ def test_a_click_shows_the_clicked_runs_own_curve_at_every_step_when_stored(load
     assert series["label"].endswith(f"→ {OUTCOMES[big.outcome[i, j]]}")
     shown = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["steps"]
     assert shown == list(map(int, steps))
-    truth = plots.loss_gap(examples["loss"][row], 0.0)
+    truth = maps.loss_gap(examples["loss"][row], 0.0)
     drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
     np.testing.assert_array_equal(np.isnan(drawn), np.isnan(truth))
     ok = ~np.isnan(truth)
@@ -415,5 +415,5 @@ def test_a_click_shows_the_clicked_runs_own_curve_at_every_step_when_stored(load
     assert caption.startswith("Loss curve of the run at") and f"{len(big.record_steps)} record points" in caption
     (series,) = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["series"]
     drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
-    np.testing.assert_allclose(np.log10(drawn), np.log10(plots.loss_gap(big.loss[i, j], 0.0)), atol=0.1)
+    np.testing.assert_allclose(np.log10(drawn), np.log10(maps.loss_gap(big.loss[i, j], 0.0)), atol=0.1)
     assert errors == []

@@ -63,28 +63,55 @@ def test_summary_json_describes_the_run(result, tmp_path):
     np.testing.assert_array_equal(names == "diverged", expected)
     assert summary["outcomes"]["diverged"] == 4 and sum(summary["outcomes"].values()) == 24
     assert [axis["name"] for axis in summary["grid"]] == ["learning_rate", "start_angle"]
-    for key in ("wall_s", "compile_s", "run_s", "jax_version", "device", "global_min", "criteria"):
+    for key in ("jax_version", "global_min", "criteria"):
         assert key in summary
+    run = json.loads((tmp_path / "run.json").read_text())  # how this run went: not in the committed summary
+    for key in ("wall_s", "compile_s", "run_s", "device", "chunks"):
+        assert key in run and key not in summary
+    assert summary["files"] == ["run.json", "summary.json", "sweep.npz"]
     assert not np.load(tmp_path / "sweep.npz", allow_pickle=False)["outcome"].dtype.hasobject
 
 
 def test_loading_a_folder_without_a_sweep_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="does not hold a saved sweep"):
+    with pytest.raises(UserError, match="no saved sweep here"):
         SweepResult.load(tmp_path)
 
 
 def test_atomic_dir_swaps_in_on_success_and_keeps_the_old_result_on_failure(tmp_path):
     target = tmp_path / "exp"
     target.mkdir()
-    (target / "old.txt").write_text("old")
+    (target / "summary.json").write_text('{"experiment": "exp", "files": ["summary.json", "old.png"]}')
+    (target / "old.png").write_text("old")
+    (target / "notes.txt").write_text("mine")  # a file the user put there
     with pytest.raises(RuntimeError):
         with atomic_dir(target) as tmp:
             (tmp / "half.txt").write_text("half")
             raise RuntimeError("interrupted")
-    assert os.listdir(tmp_path) == ["exp"] and os.listdir(target) == ["old.txt"]
+    assert os.listdir(tmp_path) == ["exp"] and sorted(os.listdir(target)) == ["notes.txt", "old.png", "summary.json"]
     with atomic_dir(target) as tmp:
-        (tmp / "new.txt").write_text("new")
-    assert os.listdir(tmp_path) == ["exp"] and os.listdir(target) == ["new.txt"]
+        (tmp / "new.png").write_text("new")
+    assert os.listdir(tmp_path) == ["exp"]
+    assert sorted(os.listdir(target)) == ["new.png", "notes.txt"]  # edujax's old files replaced, the user's kept
+    assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_atomic_dir_never_replaces_a_folder_or_file_edujax_did_not_write(tmp_path):
+    foreign = tmp_path / "exp"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("years of work")
+    with pytest.raises(UserError, match="was not written by edujax"):
+        with atomic_dir(foreign) as tmp:
+            (tmp / "summary.json").write_text("{}")
+    assert os.listdir(tmp_path) == ["exp"] and os.listdir(foreign) == ["thesis.tex"]
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "summary.json").write_text('{"experiment": "ours"}')
+    (ours / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="new result has a file of that name"):
+        with atomic_dir(ours) as tmp:
+            (tmp / "notes.txt").write_text("a figure hook's file")
+    assert (ours / "notes.txt").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["exp", "ours"]
+
 
 
 def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch):

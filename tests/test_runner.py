@@ -81,11 +81,45 @@ def test_the_envelope_is_each_windows_largest_and_smallest_loss(quadratic, steps
         np.testing.assert_allclose(result.loss[index], curve[bounds], rtol=1e-5)
 
 
+def test_float64_sweeps_compute_in_float64(quadratic):
+    """precision="float64": float64 columns and records, matching the exact trajectory to 1e-13 (float32: 1e-6),
+    and JAX's 64-bit mode is left as it was."""
+    import jax
+
+    result = ej.sweep(quadratic, small_grid(), 200, records=200, precision="float64")
+    assert result.loss.dtype == result.hparams["learning_rate"].dtype == result.examples["loss"].dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    lr, angle = result.hparams["learning_rate"][5, 3], np.deg2rad(result.hparams["start_angle"][5, 3])
+    x, lam, expected = 5.0 * np.array([np.cos(angle), np.sin(angle)]), np.array([1.0, 10.0]), []
+    for _ in range(201):
+        expected.append(0.5 * np.sum(lam * x**2))
+        x = x - lr * lam * x
+    np.testing.assert_allclose(result.loss[5, 3], expected, rtol=1e-13)
+    assert ej.sweep(quadratic, small_grid(), 20).loss.dtype == np.float32
+    with pytest.raises(UserError, match="precision"):
+        ej.sweep(quadratic, small_grid(), 20, precision="float16")
+
+
 def test_chunked_equals_one_pass(quadratic):
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
     whole = ej.sweep(quadratic, grid, 50)
     for chunk in (100, 64, 1):  # a padded last chunk, an exact split, one run at a time
         assert_same_result(ej.sweep(quadratic, grid, 50, chunk_size=chunk), whole)
+
+
+def test_cache_sized_blocks_change_no_number(quadratic, monkeypatch):
+    """On a CPU a device trains its rows block by block when a step's temporaries are big;
+    with the cache budget shrunk to nothing, even the quadratic runs in blocks of 64, bit for bit as one vmap."""
+    from edujax import runner
+
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
+    whole = ej.sweep(quadratic, grid, 50)
+    assert whole.info["block"] == 0
+    monkeypatch.setattr(runner, "CACHE_BYTES", 0)
+    blocked = ej.sweep(quadratic, grid, 50)
+    assert blocked.info["block"] == runner.BATCH_MULTIPLE
+    assert blocked.info["chunk_size"] % (runner.BATCH_MULTIPLE * blocked.info["devices"]) == 0
+    assert_same_result(blocked, whole)
 
 
 def test_runs_are_deterministic_and_seeded():

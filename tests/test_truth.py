@@ -148,7 +148,7 @@ def heavy_ball_envelope_truth(lam, lrs, beta, steps=STEPS):
 def test_damped_momentum_swings_converge_and_undamped_ones_oscillate(beta):
     lrs = np.geomspace(0.01, 1.0, 12)
     grid = ej.Grid(ej.values("learning_rate", lrs, scale="log"))
-    experiment = bowl(f"hb_{beta}", lambda x, h: 0.5 * 2.0 * x**2, lambda h: 2.0, grid,
+    experiment = bowl(f"hb_{beta}".replace(".", "_"), lambda x, h: 0.5 * 2.0 * x**2, lambda h: 2.0, grid,
                       optimizer=lambda h: optax.sgd(h["learning_rate"], momentum=beta))
     result = run(experiment)
     check(result, heavy_ball_envelope_truth(2.0, result.hparams["learning_rate"].astype(np.float64), beta))

@@ -328,7 +328,9 @@
         const r = map.over.getBoundingClientRect();
         const x = (map.valToPos(X.edges[i], "x") + map.valToPos(X.edges[i + 1], "x")) / 2;
         const y = Y ? (map.valToPos(Y.edges[j], "y") + map.valToPos(Y.edges[j + 1], "y")) / 2 : map.over.clientHeight / 2;
-        return { x: r.left + x, y: r.top + y };
+        // Whole pixels: the browser delivers mouse events at whole pixels, and a cell of a 256-row map is
+        // barely wider than one, so a fractional centre could land in the neighbouring cell.
+        return { x: Math.round(r.left + x), y: Math.round(r.top + y) };
       },
       setFacet(f) { const input = facetDiv.querySelector("input"); input.value = f; input.dispatchEvent(new Event("input")); },
       setView(view) { section.querySelector(`.view input[value="${view}"]`).click(); },

@@ -1,0 +1,388 @@
+"""One call from an experiment to its results page: what `make sweep` does.
+
+    result = ej.run(experiment, out="results")      # sweep → figures → save → README.md → index.html
+    ej.redraw("results")                             # every figure and the page again, from saved results
+
+`run` sweeps one experiment (an `Experiment`, a file path or a name in
+`experiments/`), draws the standard figures and the experiment's own,
+writes `out/<name>/` (arrays, summary, figures) atomically, and rewrites the
+results index `out/README.md` and the page `out/index.html`. `run_all` does
+the same for several experiments, writing the index once at the end: it is
+the command line's `sweep`. `write` writes a result already in memory,
+`redraw` redraws saved ones.
+
+Safety, checked before any sweep starts: experiment names are identifiers,
+so nothing is written outside `out`; `out` must be writable; edujax never
+replaces a file or folder it did not write (`edujax.files`); results that
+are already there must be readable. Two processes writing into one `out`
+take turns for the short moment of swapping a result in and writing the
+index, so neither result is lost. A saved summary records the experiment's
+source file, so `redraw` finds its figure hook even for an experiment swept
+by path, and it never deletes a figure it cannot redraw.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from edujax import devices, files, page, plots, registry
+from edujax.errors import UserError
+from edujax.experiment import Experiment, check_precision, check_steps
+from edujax.grid import Axis, Grid, parse_axis
+from edujax.result import SweepResult, saved
+from edujax.runner import sweep
+
+Log = Callable[[str], None]
+README = "README.md"
+#: What `summary.json` calls the experiment's source file (relative to the result folder).
+SOURCE = "source"
+
+
+@dataclasses.dataclass
+class Job:
+    """One experiment to sweep: where it came from and the grid to sweep."""
+
+    experiment: Experiment
+    source: Path | None
+    grid: Grid
+
+
+def run(experiment: Experiment | str | Path, out: str | Path = "results", *, grid: Grid | None = None,
+        axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0, precision: str | None = None,
+        records: int | None = None, chunk_size: int | None = None, max_memory: int | str | None = None,
+        max_host_memory: int | str | None = None, progress: bool = False, log: Log | None = None) -> SweepResult:
+    """Sweep `experiment` and write what `make sweep` writes for it; returns the result.
+
+    `grid` replaces the experiment's grid; `axes` replace (or add) single
+    axes: `Axis` objects or command-line specs such as
+    ``"learning_rate=1e-3:1:64"``. `precision="float64"` runs in double
+    precision (default: the experiment's). `records` sets how many record
+    points each run keeps. `max_memory` (bytes, or text such as ``"2GB"``) and
+    `chunk_size` bound a chunk of runs on a device, `max_host_memory` what the
+    results may take on the host (see `edujax.sweep`); finished chunks are kept in
+    `out/.partial/` until the result is written, so an interrupted sweep
+    resumes. `progress` shows a progress bar; `log` receives one line per
+    stage (compiling, drawing, written), e.g. `log=print`.
+
+    >>> import edujax as ej
+    >>> result = ej.run("quadratic", "/tmp/edujax-example", axes=["learning_rate=1e-3:1:32"], steps=200)
+    >>> result.counts["converged"] > 0
+    True
+    """
+    (result,) = run_all([experiment], out, grid=grid, axes=axes, steps=steps, seed=seed, precision=precision,
+                        records=records, chunk_size=chunk_size, max_memory=max_memory,
+                        max_host_memory=max_host_memory, progress=progress, log=log).values()
+    return result
+
+
+def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path = "results", *,
+            grid: Grid | None = None, axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0,
+            precision: str | None = None, records: int | None = None, chunk_size: int | None = None,
+            max_memory: int | str | None = None, max_host_memory: int | str | None = None, progress: bool = False,
+            log: Log | None = None) -> dict[str, SweepResult]:
+    """`run` for several experiments (none given: every default experiment), the index written once at the end.
+
+    Named experiments are all loaded and checked before the first sweep, and
+    any mistake stops everything. Sweeping the defaults, a module that is
+    broken (does not load, fails while being traced, or has a non-finite loss
+    before training) is reported through `log` and skipped, the others run,
+    and a UserError at the end names the skipped ones.
+    """
+    out = Path(out)
+    say = log or (lambda text: None)
+    steps = None if steps is None else check_steps(steps)
+    max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
+    max_host_memory = (devices.parse_bytes(max_host_memory, "--max-host-memory") if isinstance(max_host_memory, str)
+                       else max_host_memory)
+    if precision is not None:
+        check_precision(precision)
+    options = {"seed": seed, "precision": precision, "chunk_size": chunk_size, "max_memory": max_memory,
+               "max_host_memory": max_host_memory, "progress": progress,
+               **({} if records is None else {"records": records})}
+    experiments = list(experiments)
+    broken: list[str] = []
+    jobs = [_job(e, grid, axes) for e in experiments] if experiments else _default_jobs(axes, broken, say)
+    names = [job.experiment.name for job in jobs]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise UserError(f"two experiments would both write {out / duplicated[0]}: "
+                        "sweep them into different --out folders")
+    check_output(out, names)
+
+    results: dict[str, SweepResult] = {}
+    for job in jobs:
+        try:
+            result = _sweep(job, out, steps, options, say)
+        except UserError as err:
+            if experiments:
+                raise
+            broken.append(job.experiment.name)
+            say(f"skipped: {err}")
+            continue
+        if devices.is_main_process():
+            write(result, out, job.experiment, source=job.source, index=False, log=say)
+        results[job.experiment.name] = result
+    if devices.is_main_process() and results:
+        with files.locked(out):
+            written = write_index(out)
+        say(f"wrote {out / README} and {written} ({written.stat().st_size / 1e6:.2f} MB)")
+    if broken:
+        raise UserError(f"{len(broken)} experiment{'s' if len(broken) > 1 else ''} skipped because broken: "
+                        f"{', '.join(broken)} (see above); the others were written")
+    return results
+
+
+def _job(experiment: Experiment | str | Path, grid: Grid | None, axes: Sequence[Axis | str]) -> Job:
+    if isinstance(experiment, Experiment):
+        source = registry.source_of(experiment)
+    else:
+        source = registry.resolve(str(experiment))
+        experiment = registry.load_file(source)
+    grid = grid or experiment.grid
+    for axis in axes:
+        grid = grid.replace(parse_axis(axis, grid, experiment.defaults) if isinstance(axis, str) else axis)
+    return Job(experiment, source, grid)
+
+
+def _default_jobs(axes: Sequence[Axis | str], broken: list[str], say: Log) -> list[Job]:
+    """Every default experiment in `experiments/`; a module that does not load is reported and skipped."""
+    jobs = []
+    for name, path in registry.available().items():
+        try:
+            experiment = registry.load_file(path)
+        except UserError as err:
+            broken.append(name)
+            say(f"skipped: {err}")
+            continue
+        if experiment.default:
+            jobs.append(_job(experiment, None, axes))
+    return jobs
+
+
+def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> SweepResult:
+    """The compiled sweep of one job, its checkpoints under `out/.partial`; a broken experiment is a UserError."""
+    name = job.experiment.name
+    shown = job.experiment.steps if steps is None else steps
+    say(f"{name}: {job.grid.size:,} settings × {shown} steps: compiling and running…")
+    try:
+        result = sweep(job.experiment, job.grid, steps, checkpoint=out / ".partial", **options)
+    except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
+        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source else str(err)) from None
+    info = result.info
+    resumed = f" (resumed {info['resumed_chunks']} of {info['chunks']} chunks)" if info.get("resumed_chunks") else ""
+    shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
+    say(f"{name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
+        f" | run {info['run_s']:.2f} s{resumed} ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}")
+    return result
+
+
+def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | None = None) -> None:
+    """Refuse, before any work, a results folder that cannot take these results (one line each):
+    a file, not writable, holding a README.md/index.html or a folder of one of `names` that edujax
+    did not write, or holding a damaged result that the new index would have to read."""
+    out = Path(out)
+    files.check_writable(out)
+    if not out.exists():
+        return
+    for name in (README, page.PAGE, *names):
+        files.claim(out / name)
+    replacing = set(names if replacing is None else replacing)
+    for folder in saved(out):
+        if folder.name not in replacing:
+            SweepResult.check(folder)  # a damaged result stops here, before anything is written
+
+
+def write(result: SweepResult, out: str | Path, experiment: Experiment | None = None, *,
+          source: Path | None = None, index: bool = True, log: Log | None = None) -> Path:
+    """Draw `result`'s figures (the standard ones and `experiment`'s own) and write them with the
+    result into `out/<name>/`, swapped in whole; then (`index`) the results index and page.
+
+    `source` is the experiment's file (default: where `experiment` was
+    defined); it is recorded in `summary.json` so that `redraw` finds the
+    figure hook again, and its docstring becomes the page's explanation.
+
+    >>> import edujax as ej
+    >>> from edujax import registry
+    >>> experiment = registry.load("quadratic")
+    >>> ej.sweep(experiment, steps=100).write("/tmp/edujax-example", experiment).name
+    'quadratic'
+    """
+    out = Path(out)
+    final = out / result.experiment
+    check_output(out, [result.experiment])
+    if source is None and experiment is not None:
+        source = registry.source_of(experiment)
+    if source is not None:
+        result.info[SOURCE] = os.path.relpath(Path(source).resolve(), final.resolve())
+        result.info["about"] = registry.docstring(source)
+    _replace(final, result, experiment, log=log)
+    checkpoint = result.info.get("checkpoint")
+    if checkpoint:  # the result is safe: its chunks are no longer needed
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    partial = out / ".partial"
+    if partial.is_dir() and not any(partial.iterdir()):
+        partial.rmdir()
+    if index:
+        with files.locked(out):
+            write_index(out)
+    return final
+
+
+def _replace(final: Path, result: SweepResult, experiment: Experiment | None, *, keep: Sequence[str] = (),
+             log: Log | None = None) -> None:
+    """Draw and save into a fresh folder, then swap it in under `final`'s parent's lock.
+
+    Files named in `keep` are copied from the old folder when the new one
+    lacks them (a redraw's figures it could not draw again), with their
+    descriptions.
+    """
+    say = log or (lambda text: None)
+    tmp = files.staging(final)
+    try:
+        started = time.perf_counter()
+        say(f"{result.experiment}: drawing figures…")
+        figures = plots.render(result, tmp, experiment)
+        old = (files.summary_of(final) or {}).get("figures", {})
+        for name in keep:
+            if name not in figures and (final / name).is_file():
+                shutil.copy2(final / name, tmp / name)
+                figures[name] = old.get(name, "")
+        result.save(tmp, figures)
+        with files.locked(final.parent):
+            files.swap_in(tmp, final)
+        say(f"{result.experiment}: wrote {final}: {', '.join(figures)} ({time.perf_counter() - started:.1f} s)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_index(out: Path) -> Path:
+    """`out/README.md` (every experiment's figures, one line each) and `out/index.html`; call it
+    holding `out`'s lock. Both are the same bytes whenever the results are."""
+    out = Path(out)
+    for name in (README, page.PAGE):
+        files.claim(out / name)
+    lines = ["<!-- written by edujax: `make sweep` and `edujax plot` rewrite this file -->", "# Results", "",
+             "Written by `make sweep`; redraw with `.venv/bin/edujax plot results`.",
+             "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
+    for summary_path in sorted(out.glob(f"*/{files.SUMMARY}")):
+        summary = files.summary_of(summary_path.parent)
+        if summary is None or "outcomes" not in summary:
+            continue
+        name = summary_path.parent.name
+        counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
+        lines += [f"## {name}", "", summary.get("description", ""), "",
+                  f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
+        lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary.get("figures", {}).items()]
+        lines.append("")
+    files.atomic_write(out / README, lambda f: f.write("\n".join(lines).encode()))
+    return page.write(out)
+
+
+def find_experiment(folder: Path, result: SweepResult) -> tuple[Experiment | None, str]:
+    """The experiment that made a saved result, from the source file its summary names
+    (older summaries: by name in `experiments/`); else None and why."""
+    source = result.info.get(SOURCE)
+    path = (Path(folder) / source).resolve() if source else registry.available().get(result.experiment)
+    if path is None:
+        return None, f"its summary names no source file, and experiments/ has no {result.experiment}.py"
+    if not Path(path).is_file():
+        return None, f"its source file {path} is gone"
+    try:
+        experiment = registry.load_file(path)
+    except UserError as err:
+        return None, str(err)
+    if experiment.name != result.experiment:
+        return None, f"{path} now defines experiment {experiment.name!r}, not {result.experiment!r}"
+    return experiment, str(path)
+
+
+def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]:
+    """Redraw every figure, the index and the page from saved results, without sweeping.
+
+    `out` is a results folder (every result in it) or one result's folder.
+    Each result's experiment is loaded from the source file its summary
+    names, so its own figures are drawn again; a figure that cannot be
+    redrawn (the source is gone or broken) is kept as it was. Results whose
+    arrays are not here (committed results before `make sweep`) are skipped;
+    a damaged one stops everything before any file changes.
+
+    >>> import edujax as ej
+    >>> _ = ej.run("quadratic", "/tmp/edujax-example", steps=100)
+    >>> [p.name for p in ej.redraw("/tmp/edujax-example")]
+    ['quadratic']
+    """
+    out = Path(out)
+    say = log or (lambda text: None)
+    single = (out / files.SUMMARY).is_file()
+    targets = [out] if single else saved(out)
+    unread = sorted({p.parent.name for p in out.glob(f"*/{files.SUMMARY}")} - {t.name for t in targets})
+    if unread and targets:
+        say(f"left as they are (no {files.ARRAYS} here yet: `make sweep` writes them): {', '.join(unread)}")
+    if not targets:
+        if single or any(out.glob(f"*/{files.SUMMARY}")):
+            raise UserError(f"{out}: no {files.ARRAYS} here: the arrays are not committed, run `make sweep` first")
+        raise UserError(f"{out}: no saved sweep here (no {files.SUMMARY})")
+    files.check_writable(out.parent if single else out)
+    for name in () if single else (README, page.PAGE):
+        files.claim(out / name)
+    results = [SweepResult.load(target) for target in targets]  # every one readable before anything changes
+    for target, result in zip(targets, results):
+        experiment, why = find_experiment(target, result)
+        if experiment is None:
+            say(f"{target}: {why}: drew the standard figures again and kept the others as they were")
+        else:
+            source = registry.source_of(experiment)
+            result.info.update({SOURCE: os.path.relpath(source, target.resolve()), "about": registry.docstring(source)})
+        kept = list((files.summary_of(target) or {}).get("figures", {}))
+        _replace(target, result, experiment, keep=kept, log=say)
+    if not single:
+        with files.locked(out):
+            written = write_index(out)
+        say(f"wrote {out / README} and {written}")
+    return targets
+
+
+def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, frames: int = 8, factor: float = 4.0,
+         at: dict | None = None, resolution: int | None = None, steps: int | None = None, precision: str = "float32",
+         border: str = "measure", seed: int = 0, max_memory: int | str | None = None,
+         report: Callable | None = None, log: Log | None = None):
+    """Magnify `experiment`'s border frame after frame (see `edujax.zooming.zoom`) and write the zoom into
+    `out/<experiment>-zoom-…/` (frames, GIF, strip, fits, `zoom.json`), then the results page; returns the `Zoom`.
+
+    `report(k, frame, axes)` is called after each frame. Like `run`, it checks
+    `out` before the first frame and never replaces what edujax did not write.
+
+    >>> from edujax import pipeline
+    >>> pipeline.zoom("bumpy_bowl", "/tmp/edujax-zoom", frames=2, resolution=32, steps=200).name
+    'bumpy_bowl-zoom'
+    """
+    from edujax import fractal, zooming  # the zoom's arithmetic and pictures: only when zooming
+
+    say = log or (lambda text: None)
+    out = Path(out)
+    check_output(out, [])
+    job = _job(experiment, None, ())
+    steps = None if steps is None else check_steps(steps)
+    max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
+    axes, *_, cells, _, _ = zooming.plan(job.experiment, at, resolution)
+    finest = {p: fractal.finest_width(0.0, cells[0], axes[0].scale, np.dtype(p)) for p in ("float32", "float64")}
+    units = " decades" if axes[0].scale == "log" else ""
+    say(f"zoom: computing in {precision}; on {cells[0]} cells float32 resolves windows down to "
+        f"{finest['float32']:.1g}{units} of {axes[0].name}, float64 down to {finest['float64']:.1g}: deep zooms "
+        "need float64 (--x64)")
+    try:
+        result = zooming.zoom(job.experiment, frames=frames, factor=factor, at=at, resolution=resolution, steps=steps,
+                              precision=precision, border=border, seed=seed, max_memory=max_memory,
+                              report=None if report is None else (lambda k, frame: report(k, frame, axes)))
+    except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
+        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source and err.__cause__ else str(err)) from None
+    with files.locked(out):
+        result.save(out)
+        write_index(out)
+    return result
