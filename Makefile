@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: sweep test bench clean chromium
+.PHONY: sweep test bench clean chromium mutate
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -36,4 +36,25 @@ bench: $(STAMP)
 	$(PY) -m edujax.bench
 
 clean:
-	rm -rf $(VENV) results/*/sweep.npz results/*/run.json results/.partial
+	rm -rf $(VENV) mutants results/*/sweep.npz results/*/run.json results/.partial
+
+# Mutation testing of the core (README, "Mutation testing"): mutmut plants one small bug at a time in the functions
+# below and runs the fast test subset of [tool.mutmut] in pyproject.toml; tests/mutation_score.py prints the score.
+MUTATE_SCOPE := 'edujax.outcomes.*' 'edujax.grid.*' 'edujax.runner.x*RecordPlan*' \
+	'edujax.devices.x_parse_bytes*' 'edujax.devices.x_format_bytes*' 'edujax.devices.x_default_*' \
+	'edujax.devices.x_nbytes*' 'edujax.files.x_atomic_write*' 'edujax.result.x*SweepResult*save*' \
+	'edujax.result.x*SweepResult*load*' 'edujax.result.x*SweepResult*summary*' 'edujax.result.x_storable*' \
+	'edujax.result.x_restore_state*' 'edujax.result.x__is_key*' \
+	'edujax.result.x_evaluate_boundaries*'
+
+$(VENV)/.mutate: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,mutate]'
+	touch $@
+
+# The JAX compilation cache (inside mutants/) spares every mutant's process the compiles its tests already did.
+mutate: $(VENV)/.mutate
+	rm -rf mutants && mkdir mutants
+	JAX_COMPILATION_CACHE_DIR=$(CURDIR)/mutants/.jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+		JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0 $(VENV)/bin/mutmut run --max-children 2 $(MUTATE_SCOPE) \
+		>mutants/run.log 2>&1 || { tail -c 3000 mutants/run.log; exit 1; }
+	$(PY) tests/mutation_score.py $(MUTATE_SCOPE)

@@ -11,6 +11,13 @@ from edujax.errors import UserError
 from edujax.result import SweepResult, atomic_dir
 
 
+def closed_form_final_loss(learning_rate, angle_deg, steps):
+    """Gradient descent on ½(x² + 10y²) from 5·(cos θ, sin θ), in float64: each coordinate × (1 − lr·λ) per step."""
+    lr, theta = np.meshgrid(np.asarray(learning_rate, np.float64), np.deg2rad(angle_deg), indexing="ij")
+    x, y = 5 * np.cos(theta) * (1 - lr) ** steps, 5 * np.sin(theta) * (1 - 10 * lr) ** steps
+    return 0.5 * (x**2 + 10 * y**2)
+
+
 @pytest.fixture(scope="module")
 def result(quadratic):
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 8), ej.linspace("start_angle", 0.0, 90.0, 3))
@@ -35,13 +42,26 @@ def test_save_load_round_trip(result, tmp_path, quadratic):
     assert jax.tree.structure(loaded.examples["state"]) == jax.tree.structure(result.examples["state"])
     np.testing.assert_array_equal(loaded.boundaries[0]["value"], result.boundaries[0]["value"])
     assert loaded.info == json.loads(json.dumps(result.info))
+    # ... and what was saved is the sweep's truth, not just its own copy: the axes, the records, the final losses
+    np.testing.assert_allclose(loaded.axes[0].values, np.geomspace(1e-4, 1.0, 8), rtol=1e-6)
+    assert loaded.axes[1].values.tolist() == [0.0, 45.0, 90.0] and loaded.record_steps[[0, -1]].tolist() == [0, 40]
+    with np.errstate(over="ignore"):  # lr = 1 overflows float32, as the sweep's own float32 run does
+        expected = closed_form_final_loss(np.geomspace(1e-4, 1.0, 8), [0.0, 45.0, 90.0], 40).astype(np.float32)
+    np.testing.assert_allclose(loaded.final["loss"], expected, rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(loaded.boundaries[0]["value"], np.full(3, 2 / 10), rtol=1e-12)  # lr = 2 / λ_max
 
 
 def test_summary_json_describes_the_run(result, tmp_path):
     result.save(tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["settings"] == 24 and summary["steps"] == 40
-    assert sum(summary["outcomes"].values()) == 24
+    # diverged exactly where theory says: lr > 2/λ_max = 0.2 (0.268 and 1 on this grid) from a start off the flat axis
+    saved = np.load(tmp_path / "sweep.npz", allow_pickle=False)["outcome"]
+    names = np.asarray(list(summary["outcomes"]))[saved]
+    expected = np.zeros((8, 3), bool)
+    expected[6:, 1:] = True
+    np.testing.assert_array_equal(names == "diverged", expected)
+    assert summary["outcomes"]["diverged"] == 4 and sum(summary["outcomes"].values()) == 24
     assert [axis["name"] for axis in summary["grid"]] == ["learning_rate", "start_angle"]
     for key in ("jax_version", "global_min", "criteria"):
         assert key in summary
