@@ -83,7 +83,8 @@ def cmd_new(args) -> int:
 def cmd_compare(args) -> int:
     comparison = compare(args.a, args.b)
     out = comparison.write(args.out)
-    changes = "; ".join(f"{c['from']} → {c['to']} {c['runs']:,}" for c in comparison.table()) or "no run changed outcome"
+    changes = ("; ".join(f"{c['from']} → {c['to']} {c['runs']:,}" for c in comparison.table())
+               or "no run changed outcome")
     print(f"{comparison.title()}: {changes}\nwrote {out / 'compare.png'} and {out / 'comparison.json'}")
     return 0
 

@@ -106,13 +106,15 @@ def compare(a, b, names: tuple[str, str] | None = None) -> Comparison:
     if names is None:
         names = tuple(Path(x).name if not isinstance(x, SweepResult) else x.experiment for x in (a, b))
         if names[0] == names[1]:  # the same experiment in two folders: name its folder too, e.g. short/quadratic
-            names = tuple("/".join(Path(x).resolve().parts[-2:]) if not isinstance(x, SweepResult) else f"{x.experiment} ({k})"
+            names = tuple("/".join(Path(x).resolve().parts[-2:]) if not isinstance(x, SweepResult)
+                          else f"{x.experiment} ({k})"
                           for k, x in zip("ab", (a, b)))
     first, second = loaded
     if len(first.axes) != len(second.axes):
         raise UserError(f"{names[0]} and {names[1]} are sweeps of different grids: {first.grid!r} vs {second.grid!r}")
     for left, right in zip(first.axes, second.axes):
-        same = (left.name, left.scale, left.columns, left.choices) == (right.name, right.scale, right.columns, right.choices)
+        same = ((left.name, left.scale, left.columns, left.choices)
+                == (right.name, right.scale, right.columns, right.choices))
         if not same or left.values.shape != right.values.shape or not np.array_equal(left.values, right.values):
             raise UserError(f"{names[0]} and {names[1]} are sweeps of different grids: axis {left.name!r}"
                             f" ({len(left)} values) vs {right.name!r} ({len(right)} values) differ")

@@ -108,7 +108,8 @@ class Experiment:
         for point in self.highlights:
             unknown = sorted(set(point) - set(self.grid.names) - set(self.defaults))
             if unknown:
-                raise UserError(f"experiment {self.name!r}: highlights name unknown hyperparameters {', '.join(unknown)}")
+                raise UserError(f"experiment {self.name!r}: highlights name unknown hyperparameters "
+                                f"{', '.join(unknown)}")
         if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
             raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
 
@@ -224,7 +225,8 @@ def minimize(
     """
     extra = _positional_arity(metrics) - 2 if metrics is not None else 0
     if not 0 <= extra <= 2:
-        raise UserError("metrics must take (params, hparams), (params, hparams, step) or (params, hparams, step, opt_state)")
+        raise UserError("metrics must take (params, hparams), (params, hparams, step) "
+                        "or (params, hparams, step, opt_state)")
 
     def init(key, hparams):
         start = params(key, hparams)
@@ -235,7 +237,8 @@ def minimize(
     def scalar_loss(current, hparams):
         value = loss(current, hparams)
         if jnp.shape(value) != ():  # else jax.grad's error speaks of "scalar-output functions"
-            raise UserError(f"loss(params, hparams) must return a scalar (one number per run), got shape {jnp.shape(value)}")
+            raise UserError(f"loss(params, hparams) must return a scalar (one number per run), "
+                            f"got shape {jnp.shape(value)}")
         return value
 
     def step(state, hparams):

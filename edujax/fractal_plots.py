@@ -174,7 +174,8 @@ def animate(zoom: Zoom, path: Path, steps_per_frame: int = 6, fps: int = 8) -> N
     ax.set_xticks([])
     ax.set_yticks([])
     coarse = draw_measure(ax, zoom.frames[0].measure, _relative_extent(zoom, 0, origin))
-    fine = draw_measure(ax, zoom.frames[min(1, len(zoom.frames) - 1)].measure, _relative_extent(zoom, min(1, len(zoom.frames) - 1), origin))
+    fine = draw_measure(ax, zoom.frames[min(1, len(zoom.frames) - 1)].measure,
+                        _relative_extent(zoom, min(1, len(zoom.frames) - 1), origin))
     title = ax.set_title("", fontsize=8)
     transitions = max(len(zoom.frames) - 1, 0)
     total = transitions * steps_per_frame + 1
@@ -187,7 +188,8 @@ def animate(zoom: Zoom, path: Path, steps_per_frame: int = 6, fps: int = 8) -> N
         ratio = (b[:, 1] - b[:, 0]) / (a[:, 1] - a[:, 0])
         fixed_point = (b[:, 0] - a[:, 0] * ratio) / (1 - ratio)
         scale = ratio**t
-        return np.stack([fixed_point + (a[:, 0] - fixed_point) * scale, fixed_point + (a[:, 1] - fixed_point) * scale], 1).ravel().tolist()
+        return np.stack([fixed_point + (a[:, 0] - fixed_point) * scale,
+                         fixed_point + (a[:, 1] - fixed_point) * scale], 1).ravel().tolist()
 
     def draw(i):
         k, t = min(i // steps_per_frame, transitions), (i % steps_per_frame) / steps_per_frame
@@ -219,7 +221,8 @@ def boundary_figures(facet: str | None = None) -> Callable[[Any, Path], dict[str
         panels = range(len(facet_axis)) if facet_axis is not None else [None]
         maps, labels = [], []
         for p in panels:
-            index = tuple(slice(None) if n in (x_axis.name, y_axis.name) else (p if facet and n == facet else 0) for n in names)
+            index = tuple(slice(None) if n in (x_axis.name, y_axis.name) else (p if facet and n == facet else 0)
+                          for n in names)
             panel = measure[index]
             if names.index(x_axis.name) > names.index(y_axis.name):
                 panel = panel.T
@@ -242,8 +245,8 @@ def boundary_figures(facet: str | None = None) -> Callable[[Any, Path], dict[str
         fig.suptitle(f"{result.experiment}: box counting on the boundary of each map", fontsize=9)
         fig.savefig(directory / "dimension.png", dpi=110)
         return {
-            "boundary.png": "The continuous measure of every cell: blue where the loss fell, red where it grew or blew up "
-                            "(shaded by rank within each side); where they meet is the boundary.",
+            "boundary.png": "The continuous measure of every cell: blue where the loss fell, red where it grew or "
+                            "blew up (shaded by rank within each side); where they meet is the boundary.",
             "dimension.png": "Box counting on each map's boundary: boxes holding boundary against box side (log-log), "
                              "the fitted line's slope is the boundary's dimension D.",
         }

@@ -192,7 +192,8 @@ class Grid:
         """A JSON-friendly description, stored in summary.json."""
         return [
             {"name": a.name, "scale": a.scale, "size": len(a), "columns": list(a.columns), "label": a.title,
-             "min": float(np.min(a.values)), "max": float(np.max(a.values)), **({"choices": list(a.choices)} if a.choices else {})}
+             "min": float(np.min(a.values)), "max": float(np.max(a.values)),
+             **({"choices": list(a.choices)} if a.choices else {})}
             for a in self.axes
         ]
 
@@ -204,7 +205,8 @@ def parse_axis(spec: str, grid: Grid, defaults) -> Axis:
     """An axis from the command line's `--grid NAME=START:STOP:NUM[:log|:linear]` (`NAME=NUM` for a seed
     axis): it replaces the grid's axis of that name, keeping its spacing, or sweeps one of the `defaults`.
 
-    >>> parse_axis("learning_rate=1e-3:1:4", Grid(logspace("learning_rate", 1e-4, 1.0, 8)), {}).values.astype(float).round(6).tolist()
+    >>> axis = parse_axis("learning_rate=1e-3:1:4", Grid(logspace("learning_rate", 1e-4, 1.0, 8)), {})
+    >>> axis.values.astype(float).round(6).tolist()
     [0.001, 0.01, 0.1, 1.0]
     """
     name, sep, body = spec.partition("=")

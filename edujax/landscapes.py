@@ -38,7 +38,8 @@ class Landscape:
     def nearest_minimum(self, x, y) -> np.ndarray:
         """Index into `minima` of the global minimiser closest to each (x, y)."""
         points = np.asarray(self.minima, np.float64)
-        distance = np.hypot(np.asarray(x, np.float64)[..., None] - points[:, 0], np.asarray(y, np.float64)[..., None] - points[:, 1])
+        distance = np.hypot(np.asarray(x, np.float64)[..., None] - points[:, 0],
+                            np.asarray(y, np.float64)[..., None] - points[:, 1])
         return distance.argmin(-1)
 
 

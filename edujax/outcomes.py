@@ -117,7 +117,8 @@ class Criteria:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value >= 0):
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not (np.isfinite(value) and value >= 0)):
                 raise UserError(f"criteria.{field.name} must be a non-negative number, got {value!r}")
         if not 0 < self.window <= 0.5:
             raise UserError(f"criteria.window must be in (0, 0.5], got {self.window!r}")

@@ -164,7 +164,8 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     facet_values = range(len(result.axes[faceted[0]])) if faceted else [None]
     for boundary in result.boundaries:
         if boundary["axis"] in names:
-            values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {}) for f in facet_values]
+            values = [maps.boundary_values(result, boundary, drawn, {faceted[0]: f} if faceted else {})
+                      for f in facet_values]
             boundaries.append({"label": boundary["label"], "axis": names.index(boundary["axis"]),
                                "values": [_short(v) if np.ndim(v) else _short(v)[0] for v in values]})
     within = curve_subgrid(result.loss.shape[:-1])  # positions inside the traced sub-grid
@@ -214,7 +215,8 @@ def _grid_sentence(summary: dict) -> str:
         elif axis["scale"] == "points":
             parts.append(f"{axis['size']} {axis['label']} points ({', '.join(axis['columns'])})")
         else:
-            parts.append(f"{axis['label']} ({axis['size']} values, {axis['scale']}, {axis['min']:.3g} … {axis['max']:.3g})")
+            parts.append(f"{axis['label']} ({axis['size']} values, {axis['scale']}, "
+                         f"{axis['min']:.3g} … {axis['max']:.3g})")
     return " × ".join(parts)
 
 
@@ -234,7 +236,8 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
         how += f" Each cell shows the most common outcome over {e(agg)}; hovering shows the tally."
     if data["boundaries"]:
         how += " Black lines are the theoretical limits named in the legend."
-    f_star = f"{summary['global_min']:.6g}" + ("" if summary.get("global_min_known", True) else " (lowest loss any run reached)")
+    f_star = f"{summary['global_min']:.6g}" + (
+        "" if summary.get("global_min_known", True) else " (lowest loss any run reached)")
     criteria = ", ".join(f"{k} = {v:g}" for k, v in summary.get("criteria", {}).items())
     settings = [
         ("grid", f"{_grid_sentence(summary)} = {total:,} runs"), ("steps per run", f"{summary['steps']:,}"),
@@ -256,7 +259,8 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
   <h2>{e(name)}</h2>
   <p class="description">{e(summary.get("description", ""))}</p>
   <details class="about" open><summary>What this experiment is</summary>{MARKDOWN.render(about)}</details>
-  <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; <b>click</b> it for its loss curve.{hint}</p>
+  <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; \
+<b>click</b> it for its loss curve.{hint}</p>
   <div class="figure">
     <div class="map">{measure}<div class="facet"></div><div class="heatmap"></div><div class="legend"></div></div>
     <div class="curve"><p class="hint">Click a cell of the map to see its loss curve here.</p></div>
@@ -283,7 +287,8 @@ def _zoom_section(name: str, zoom: dict) -> str:
     return f"""
 <section id="zoom-{e(name)}" class="experiment zoom">
   <h2>{e(name)}</h2>
-  <p class="description">A zoom into the border of {e(zoom["experiment"])} ({e(fixed)}): {len(zoom["frames"])} frames, each
+  <p class="description">A zoom into the border of {e(zoom["experiment"])} ({e(fixed)}): \
+{len(zoom["frames"])} frames, each
   {zoom["factor"]:g}× narrower on {e(axis["label"])} × {e(zoom["axes"][1]["label"])}, {zoom["steps"]} steps per run in
   {e(zoom["precision"])}; median box-counting dimension of the border {zoom["median_dimension"]:.3f}.</p>
   <p><img src="{e(name)}/strip.png" alt="zoom strip of {e(name)}" style="max-width:100%"></p>
@@ -325,9 +330,11 @@ def _comparison(directory: str, summary: dict) -> str:
     return f"""
 <section id="cmp-{e(directory)}" class="comparison">
   <h2>{e(directory)}: {e(summary["a"])} → {e(summary["b"])}</h2>
-  <p class="description">{e(summary["title"])}. Written by <code>python -m edujax compare</code>: grey runs kept their outcome,
+  <p class="description">{e(summary["title"])}. Written by <code>python -m edujax compare</code>: \
+grey runs kept their outcome,
   the others are drawn in the colour of their outcome in {e(summary["b"])}.</p>
-  <div class="figures"><figure><img loading="lazy" src="{e(directory)}/{comparison.MAP}" alt="{e(summary["title"])}"></figure>
+  <div class="figures"><figure>\
+<img loading="lazy" src="{e(directory)}/{comparison.MAP}" alt="{e(summary["title"])}"></figure>
   {table}</div>
 </section>"""
 
@@ -339,7 +346,8 @@ def write(results_dir: Path, order_by=STORY) -> Path:
     """
     results_dir = Path(results_dir)
     sections, experiments = [], []
-    found = {folder.name: folder / SUMMARY for folder in saved(results_dir)}  # committed results without arrays: not yet
+    # committed results without arrays: not yet
+    found = {folder.name: folder / SUMMARY for folder in saved(results_dir)}
     paths = [found[name] for name in order(found, order_by)]
     results = [SweepResult.load(path.parent) for path in paths]
     colors = dict(COLORS)
@@ -358,23 +366,28 @@ def write(results_dir: Path, order_by=STORY) -> Path:
     sections += [_comparison(directory, summary) for directory, summary in comparisons.items()]
     payload = {"outcomes": outcomes, "colors": colors, "levels": LEVELS, "nonfinite": NONFINITE, "missing": MISSING,
                "experiments": experiments}
+    own_meaning = "an outcome of its own, defined by the experiment that uses it (see below)"
     meanings = "".join(f'<li><span class="chip" style="background:{colors[o]}"></span><b>{o}</b>: '
-                       f'{html.escape(MEANINGS.get(o, "an outcome of its own, defined by the experiment that uses it (see below)"))}</li>'
+                       f'{html.escape(MEANINGS.get(o, own_meaning))}</li>'
                        for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
     toc += "".join(f'<a href="#zoom-{html.escape(name)}">{html.escape(name)}</a>' for name, _ in zooms)
     toc += "".join(f'<a href="#cmp-{html.escape(d)}">{html.escape(d)}</a>' for d in comparisons)
-    payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")  # no "</script>" inside the script
-    library = f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n{(STATIC / 'uPlot.iife.min.js').read_text()}"
+    # no "</script>" inside the script
+    payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    library = (f"/* uPlot, vendored from its npm package.\n{(STATIC / 'uPlot.LICENSE').read_text()} */\n"
+               f"{(STATIC / 'uPlot.iife.min.js').read_text()}")
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="edujax"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="edujax">\
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edujax results</title>
 <style>{(STATIC / "uPlot.min.css").read_text()}</style>
 <style>{(STATIC / "page.css").read_text()}</style>
 </head><body>
 <header><h1>edujax results</h1>
 <p>Every experiment below swept a grid of hyperparameters: each cell of a map is one complete training run,
-coloured by what happened to it. Written by <code>make sweep</code>; redraw with <code>.venv/bin/edujax plot results</code>.</p>
+coloured by what happened to it. Written by <code>make sweep</code>; \
+redraw with <code>.venv/bin/edujax plot results</code>.</p>
 <ul class="meanings">{meanings}</ul>
 <nav>{toc}</nav></header>
 <main>{"".join(sections) or "<p>No saved sweeps in this folder yet: run <code>make sweep</code>.</p>"}</main>

@@ -381,7 +381,8 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
                               precision=precision, border=border, seed=seed, max_memory=max_memory,
                               report=None if report is None else (lambda k, frame: report(k, frame, axes)))
     except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
-        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source and err.__cause__ else str(err)) from None
+        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source and err.__cause__
+                        else str(err)) from None
     with files.locked(out):
         result.save(out)
         write_index(out)

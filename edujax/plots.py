@@ -68,7 +68,8 @@ def _maps(result: SweepResult, values: np.ndarray, cmap, norm, title: str):
     Returns the figure, and the boundary lines' legend handles."""
     drawn, faceted, aggregated = layout(result)
     keep = sorted(drawn + faceted)  # dims left after aggregation, in grid order
-    facet_values = [0] if not faceted else list(np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
+    facet_values = [0] if not faceted else list(
+        np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
     fig = Figure(figsize=(6.4 * len(facet_values) ** 0.5 + 2.2 * (len(facet_values) > 1), 5.2), layout="constrained")
     panels = fig.subplots(1, len(facet_values), squeeze=False)[0]
     boundary_handles = []
@@ -95,7 +96,8 @@ def _maps(result: SweepResult, values: np.ndarray, cmap, norm, title: str):
             ax.set_title(f"{fa.title} = {fa.value_label(facet)}", fontsize=10)
     notes = [f"over {', '.join(result.axes[i].title for i in aggregated)}"] if aggregated else []
     if any(len(cells) < len(result.axes[d]) for cells, d in zip(sampled, drawn)):
-        notes.append(f"every {'/'.join(str(-(-len(result.axes[d]) // len(c))) for c, d in zip(sampled, drawn))}th cell drawn")
+        notes.append(f"every {'/'.join(str(-(-len(result.axes[d]) // len(c))) for c, d in zip(sampled, drawn))}"
+                     "th cell drawn")
     fig.suptitle(f"{result.experiment}: {title} after {result.steps} steps, {result.outcome.size:,} settings"
                  + (f" ({'; '.join(notes)})" if notes else ""), fontsize=11)
     return fig, boundary_handles
@@ -126,7 +128,8 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
     codes = majority(result.outcome, tuple(aggregated))
     fig, boundary_handles = _maps(result, codes, cmap, norm, "outcome" + (" (majority)" if aggregated else ""))
     total = result.outcome.size
-    patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items() if n]
+    patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})")
+               for o, n in result.counts.items() if n]
     fig.legend(handles=patches + boundary_handles, loc="outside right center", frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
@@ -164,7 +167,8 @@ def curves(result: SweepResult, path: Path) -> str:
     steps = examples.get("step", np.arange(result.steps + 1))
     for ax, code in zip(panels, present):
         for row in np.flatnonzero(examples["outcome"] == code):
-            ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1, label=describe_setting(result, int(examples["index"][row])))
+            ax.plot(steps, loss_gap(examples["loss"][row], f_star), lw=1,
+                    label=describe_setting(result, int(examples["index"][row])))
         ax.set_title(names[code], color=colors[names[code]], fontweight="bold")
         ax.set_yscale("log")
         ax.set_xlabel("step")

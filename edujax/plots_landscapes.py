@@ -72,7 +72,8 @@ def _legend(result, paths, landscape, settings=True):
     handles += [
         Line2D([], [], ls="", marker="o", color="black", markerfacecolor="white", label="start"),
         Line2D([], [], ls="", marker="s", color="black", label="end (or where it left the picture)"),
-        Line2D([], [], ls="", marker="*", color="gold", markeredgecolor="black", markersize=12, label=f"global minimum, f* = {landscape.f_star:.5g}"),
+        Line2D([], [], ls="", marker="*", color="gold", markeredgecolor="black", markersize=12,
+               label=f"global minimum, f* = {landscape.f_star:.5g}"),
     ]
     return handles
 
@@ -89,9 +90,11 @@ def trajectories(result: SweepResult, landscape: Landscape, path: Path) -> str:
         ax.plot(x[0], y[0], "o", color=color, markerfacecolor="white", markersize=8, zorder=6)
         ax.plot(x[-1], y[-1], "s", color=color, markeredgecolor="black", markersize=8, zorder=6)
     fig.legend(handles=_legend(result, paths, landscape), loc="outside right center", frameon=False, fontsize=7)
-    fig.suptitle(f"{result.experiment}: f = {landscape.formula}, one run per outcome ({result.steps} steps)", fontsize=10)
+    fig.suptitle(f"{result.experiment}: f = {landscape.formula}, one run per outcome ({result.steps} steps)",
+                 fontsize=10)
     fig.savefig(path, dpi=110)
-    return "One representative run per outcome that occurred, drawn on the contours of the loss (dark = low): start ○, end ■ (paths that fly out are cut at the edge), global minima ★."
+    return ("One representative run per outcome that occurred, drawn on the contours of the loss (dark = low): "
+            "start ○, end ■ (paths that fly out are cut at the edge), global minima ★.")
 
 
 def marble(result: SweepResult, landscape: Landscape, path: Path, frames: int = 45) -> str:
@@ -143,7 +146,8 @@ def basins(result: SweepResult, landscape: Landscape, path: Path) -> str:
     (_, x_edges), (_, y_edges) = edges(result.axes[0]), edges(result.axes[1])
     for p, ax in enumerate(panels):
         cells = category[..., p]
-        ax.pcolormesh(x_edges, y_edges, cells.T, cmap=ListedColormap(palette), vmin=-0.5, vmax=len(palette) - 0.5, rasterized=True)
+        ax.pcolormesh(x_edges, y_edges, cells.T, cmap=ListedColormap(palette), vmin=-0.5, vmax=len(palette) - 0.5,
+                      rasterized=True)
         for (mx, my), color in zip(landscape.minima, palette):
             ax.plot(mx, my, marker="*", color=color, markeredgecolor="black", markersize=14)
         ax.set_aspect("equal")
@@ -154,10 +158,12 @@ def basins(result: SweepResult, landscape: Landscape, path: Path) -> str:
         reached = [f"{names[i]}: {shares[i]:.0%}" for i in range(len(palette)) if shares[i]]
         title += [" · ".join(reached[:2]), " · ".join(reached[2:])]
         ax.set_title("\n".join(t for t in title if t), fontsize=8)
-    fig.legend(handles=[Patch(color=c, label=n) for c, n in zip(palette, names)], loc="outside right center", frameon=False, fontsize=8)
+    fig.legend(handles=[Patch(color=c, label=n) for c, n in zip(palette, names)], loc="outside right center",
+               frameon=False, fontsize=8)
     fig.suptitle(f"{result.experiment}: which minimum each start reached after {result.steps} steps", fontsize=11)
     fig.savefig(path, dpi=120)
-    return "Basins of attraction: each start (x0, y0) coloured by the global minimum its run converged to (grey: did not converge), with the share of starts per minimum."
+    return ("Basins of attraction: each start (x0, y0) coloured by the global minimum its run converged to "
+            "(grey: did not converge), with the share of starts per minimum.")
 
 
 def figures(landscape: Landscape, basin_map: bool = False) -> Callable[[SweepResult, Path], dict[str, str]]:

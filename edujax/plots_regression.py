@@ -37,7 +37,8 @@ def draw_lines(result, out_dir):
     for ax in panels[count:]:
         ax.set_visible(False)
     panels[0].set_ylabel("price")
-    fig.suptitle(f"{result.experiment}: the line of representative runs (grey: 8 moments of the run, from the start line);"
+    fig.suptitle(f"{result.experiment}: the line of representative runs "
+                 "(grey: 8 moments of the run, from the start line);"
                  f" the least-squares line predicts {100 + 15 * (PREDICT_YEAR - START_YEAR)} for 2025", fontsize=9)
     fig.savefig(out_dir / "lines.png", dpi=120)
     return {"lines.png": "The fitted line of representative runs over the data (grey: its path from the start line),"

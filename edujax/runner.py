@@ -150,8 +150,9 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     """`(hparams, key) -> reduced run` for one grid point: the body to vmap.
 
     Returns the loss and the experiment's `record` metrics (with
-    `plan.all_metrics`, every metric) at the record points (``records``), the loss's largest and smallest value in each record
-    window, every metric at the first (``initial``) and last step (``final``),
+    `plan.all_metrics`, every metric) at the record points (``records``),
+    the loss's largest and smallest value in each record window, every
+    metric at the first (``initial``) and last step (``final``),
     ``frozen`` (one more update changes no bit of the floating state),
     ``moved`` (that update's size relative to the state's) and, with
     `keep_state`, the final training state.
@@ -163,7 +164,8 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     batch (XLA:CPU fuses each output separately, each re-running the window's
     steps). So the envelope travels as one complex number, hi + i·lo: one
     output whose fusion computes the window's losses once for both (1.5-1.8×
-    the quadratic's throughput, measured against two float outputs). Non-finite losses need no flag of their own: they make the envelope
+    the quadratic's throughput, measured against two float outputs).
+    Non-finite losses need no flag of their own: they make the envelope
     non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """
 
@@ -292,11 +294,13 @@ def _tracing_user_code(experiment: Experiment):
         raise
     except KeyError as missing:
         raise UserError(
-            f"experiment {experiment.name!r} reads hyperparameter {missing} that is neither a grid axis nor in its defaults"
+            f"experiment {experiment.name!r} reads hyperparameter {missing} "
+            "that is neither a grid axis nor in its defaults"
         ) from missing
     except Exception as err:  # shapes that do not fit, Python `if` on a traced value, ...: the experiment's to fix
         message = (str(err).strip().splitlines() or [""])[0]
-        raise UserError(f"experiment {experiment.name!r} failed while tracing: {type(err).__name__}: {message}") from err
+        raise UserError(
+            f"experiment {experiment.name!r} failed while tracing: {type(err).__name__}: {message}") from err
 
 
 @functools.lru_cache(maxsize=64)
@@ -632,7 +636,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
                      "record_steps": plan.record_steps}
         codes = np.asarray(experiment.classify(hook_runs, codes))
         if codes.shape != (grid.size,) or codes.dtype.kind not in "iu" or np.any((codes < 0) | (codes >= len(colors))):
-            raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code in 0..{len(colors) - 1} per run")
+            raise UserError(f"experiment {experiment.name!r}: classify must return one outcome code "
+                            f"in 0..{len(colors) - 1} per run")
         codes = codes.astype(np.int8)
 
     examples = _examples(experiment, grid, steps, seed, columns, codes, kept_rows, kept["state"], dtype,

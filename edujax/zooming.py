@@ -10,7 +10,8 @@ follows the boundary down). On a log axis windows live in log10 units, as
 in Sohl-Dickstein (2024).
 
 Each frame records the continuous measure of every cell
-(`SweepResult.measure`) and the box-counting dimension of its boundary. `Zoom.save` writes every frame as a PNG, an animated GIF
+(`SweepResult.measure`) and the box-counting dimension of its boundary.
+`Zoom.save` writes every frame as a PNG, an animated GIF
 (matplotlib's Pillow writer), a strip of all frames, the box-counting fits
 (drawn by `edujax.fractal_plots`) and `zoom.json` with the windows,
 dimensions and timings.
@@ -174,7 +175,8 @@ def _fixed_axis(axis: Axis, given) -> tuple[Axis, str]:
             index = axis.choices.index(str(given))
         else:
             raise UserError(f"--at {axis.name}={given}: not one of {', '.join(axis.choices)}")
-        return Axis(axis.name, axis.values[index: index + 1], "choice", axis.columns, axis.label, axis.choices[index: index + 1]), axis.choices[index]
+        return (Axis(axis.name, axis.values[index: index + 1], "choice", axis.columns, axis.label,
+                     axis.choices[index: index + 1]), axis.choices[index])
     if axis.scale == "points":
         if given is not None:
             raise UserError(f"--at {axis.name}: axis {axis.name!r} sets several columns and cannot be given a value")
@@ -205,7 +207,8 @@ def plan(experiment: Experiment, at: Mapping[str, Any] | None = None, resolution
         if axis.name in at:
             value = _number(axis.name, at[axis.name])
             if axis.scale == "log" and value <= 0:
-                raise UserError(f"--at {axis.name}={at[axis.name]}: axis {axis.name!r} is logarithmic, so the point must be positive")
+                raise UserError(f"--at {axis.name}={at[axis.name]}: axis {axis.name!r} is logarithmic, "
+                                "so the point must be positive")
             center = float(np.log10(value)) if axis.scale == "log" else value
         centers.append(center)
         widths.append(width)
@@ -282,12 +285,14 @@ def zoom(
         raise UserError(f"--border must be one of {', '.join(fractal.BORDERS)}, got {border!r}")
     axes, centers, widths, followed, cells, fixed_axes, fixed = plan(experiment, at, resolution)
     check_resolution(axes, centers, widths, cells, frames, factor, precision)
-    result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed), border)
+    result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed),
+                  border)
     for k in range(frames):
         width = tuple(w / factor**k for w in widths)
         values = [fractal.axis_values(c, w, n, a.scale) for a, c, w, n in zip(axes, centers, width, cells)]
         grid = Grid(*(Axis(a.name, v, a.scale, a.columns, a.label) for a, v in zip(axes, values)), *fixed_axes)
-        swept = sweep(experiment, grid, steps, seed=seed, max_memory=max_memory, examples_per_outcome=0, precision=precision)
+        swept = sweep(experiment, grid, steps, seed=seed, max_memory=max_memory, examples_per_outcome=0,
+                      precision=precision)
         side = fractal.sides(swept, border).reshape(cells)
         frame = Frame(tuple(centers), width, np.asarray(swept.measure, np.float64).reshape(cells), side,
                       fractal.boundary_dimension(side), swept.info["run_s"], swept.info["compile_s"])

@@ -25,7 +25,8 @@ from edujax import landscapes, plots_landscapes
 
 experiment = ej.minimize(
     name="bumpy_basins",
-    description="Basins of attraction of gradient descent in the grooved bowl: start x0 × start y0, one panel per learning rate.",
+    description="Basins of attraction of gradient descent in the grooved bowl: "
+                "start x0 × start y0, one panel per learning rate.",
     loss=landscapes.bumpy_bowl.loss,
     params=landscapes.start,
     metrics=landscapes.position,

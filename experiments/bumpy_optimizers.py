@@ -53,7 +53,8 @@ def optimizer(hparams):
 
 experiment = ej.minimize(
     name="bumpy_optimizers",
-    description="SGD, momentum, Nesterov and Adam in the grooved bowl: learning rate × start distance, one panel per optimizer.",
+    description="SGD, momentum, Nesterov and Adam in the grooved bowl: "
+                "learning rate × start distance, one panel per optimizer.",
     loss=landscapes.bumpy_bowl.loss,
     params=landscapes.ray_start(30.0),
     metrics=landscapes.position,
@@ -65,6 +66,7 @@ experiment = ej.minimize(
     ),
     steps=300,
     global_min=landscapes.bumpy_bowl.f_star,
-    boundaries=(ej.Boundary("floor stability limit", "learning_rate", lambda hparams: FLOOR_LIMITS[hparams["optimizer"]]),),
+    boundaries=(ej.Boundary("floor stability limit", "learning_rate",
+                            lambda hparams: FLOOR_LIMITS[hparams["optimizer"]]),),
     figures=plots_landscapes.figures(landscapes.bumpy_bowl),
 )

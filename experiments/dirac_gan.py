@@ -105,7 +105,8 @@ def stability_limit(hparams):
 
 
 #: The four textbook cases drawn in the phase plane: (learning rate, γ, update), always among the examples.
-PHASE_CASES = ((0.1, 0.0, "simultaneous"), (0.1, 0.0, "alternating"), (0.1, 0.2, "simultaneous"), (0.1, 0.2, "alternating"))
+PHASE_CASES = ((0.1, 0.0, "simultaneous"), (0.1, 0.0, "alternating"),
+               (0.1, 0.2, "simultaneous"), (0.1, 0.2, "alternating"))
 
 
 def phase_plane(result, out_dir):
@@ -124,7 +125,8 @@ def phase_plane(result, out_dir):
         ax.plot(theta[0], psi[0], "o", color="black", ms=4)
         ax.plot(0, 0, "k*", ms=9)
         reach = 1.1 * max(np.abs(theta).max(), np.abs(psi).max())
-        ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="generator θ", ylabel="discriminator ψ")
+        ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xlabel="generator θ",
+               ylabel="discriminator ψ")
         ax.set_title(f"{update}, h = {h:.3g}, γ = {gamma:.3g}:\n{outcome} ({SHAPES[outcome]})", fontsize=9, color=color)
     fig.suptitle(f"Dirac-GAN: the sweep's runs at four cells, {result.steps} steps from (1, 0) (dot); star: the"
                  " equilibrium", fontsize=11)

@@ -121,7 +121,8 @@ def edge_summary(result) -> dict:
         runs = final[reached & (opt == index)]
         summary[OPTIMIZERS[index]] = {
             "limit": EDGE_NAMES[index], "runs": int((opt == index).sum()), "reached_edge": int(runs.size),
-            **({"median": float(np.median(runs)), "min": float(runs.min()), "max": float(runs.max())} if runs.size else {}),
+            **({"median": float(np.median(runs)), "min": float(runs.min()), "max": float(runs.max())}
+               if runs.size else {}),
         }
     return summary
 
@@ -202,7 +203,8 @@ def draw(result, out_dir):
     for ax in panels:
         ax.set_yticks(seeds)
     fig.colorbar(mesh, ax=panels, label="final sharpness / its limit (grey: diverged)")
-    fig.suptitle(f"{result.experiment}: final sharpness over each optimizer's limit after {result.steps} steps", fontsize=11)
+    fig.suptitle(f"{result.experiment}: final sharpness over each optimizer's limit after {result.steps} steps",
+                 fontsize=11)
     fig.savefig(out_dir / "edge_map.png", dpi=120)
 
     measured = "; ".join(f"{name} ({s['limit']}): {s['reached_edge']} of {s['runs']} runs reached the edge, final ratio"

@@ -71,7 +71,8 @@ V_START = _rng.standard_normal(WIDTH)  # output layer
 
 def activation(index, z):
     """φ(z) for the swept nonlinearity: tanh(√2 z), √2·relu(z) or z."""
-    return jax.lax.switch(index, [lambda z: jnp.tanh(np.sqrt(2) * z), lambda z: np.sqrt(2) * jax.nn.relu(z), lambda z: z], z)
+    return jax.lax.switch(index, [lambda z: jnp.tanh(np.sqrt(2) * z), lambda z: np.sqrt(2) * jax.nn.relu(z),
+                                  lambda z: z], z)
 
 
 def mse(params, hparams):

@@ -154,10 +154,12 @@ def classify(runs, codes):
     final_quarter = runs["loss"][:, -(runs["loss"].shape[1] // 4 + 1):]
     fall = final_quarter[:, 0] - final_quarter[:, -1]
     swing = (np.abs(np.diff(final_quarter, axis=1)).sum(1) - np.abs(fall)) / 2  # movement against the trend
-    finite = np.isfinite(runs["final"]["d_loss"]) & np.isfinite(runs["final"]["g_loss"]) & np.isfinite(runs["hi"]).all(1)
+    finite = (np.isfinite(runs["final"]["d_loss"]) & np.isfinite(runs["final"]["g_loss"])
+              & np.isfinite(runs["hi"]).all(1))
     names = list(experiment.outcome_colors)
     return np.select(
-        [~finite, swing > SWING, (fall > SWING) | (runs["final"]["quality"] < LEARNED), runs["final"]["modes"] < N_MODES],
+        [~finite, swing > SWING, (fall > SWING) | (runs["final"]["quality"] < LEARNED),
+         runs["final"]["modes"] < N_MODES],
         [names.index(n) for n in ("diverged", "oscillating", "slow", MODE_COLLAPSE)],
         default=names.index("converged"),
     )
@@ -198,7 +200,8 @@ def sample_scatter(result, out_dir):
     fig.suptitle(f"gan_ring: the final generators of representative runs after {result.steps} steps:\n1,000 samples"
                  " (colour) over the data (grey); titles: the sweep's final metrics", fontsize=9)
     fig.savefig(out_dir / "samples.png", dpi=130)
-    return {"samples.png": "Samples from the final generator of representative runs of each outcome, over the 8-mode ring."}
+    return {"samples.png": "Samples from the final generator of representative runs of each outcome, "
+                           "over the 8-mode ring."}
 
 
 experiment = ej.Experiment(

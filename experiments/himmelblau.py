@@ -32,7 +32,8 @@ from edujax import landscapes, plots_landscapes
 
 experiment = ej.minimize(
     name="himmelblau",
-    description="Gradient descent on Himmelblau's function (four global minima, f* = 0): start x0 × start y0, one panel per learning rate.",
+    description="Gradient descent on Himmelblau's function (four global minima, f* = 0): "
+                "start x0 × start y0, one panel per learning rate.",
     loss=landscapes.himmelblau.loss,
     params=landscapes.start,
     metrics=landscapes.position,

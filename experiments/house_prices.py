@@ -27,7 +27,8 @@ from edujax import regression as reg
 
 experiment = ej.minimize(
     name="house_prices",
-    description="Line fit to house prices by gradient descent (L2): learning rate × start slope, raw vs standardized years.",
+    description="Line fit to house prices by gradient descent (L2): learning rate × start slope, "
+                "raw vs standardized years.",
     loss=reg.excess_loss,
     params=reg.start_line,
     optimizer=reg.gradient_descent,

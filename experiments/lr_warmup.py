@@ -93,7 +93,8 @@ def draw_schedules(result, out_dir):
     bottom.set_xlabel("step")
     fig.suptitle(f"{result.experiment}: the schedule each representative run followed, and its loss", fontsize=11)
     fig.savefig(out_dir / "schedules.png", dpi=120)
-    return {"schedules.png": "The learning rate of representative runs, step by step (recorded by the sweep), above their loss."}
+    return {"schedules.png": "The learning rate of representative runs, step by step (recorded by the sweep), "
+                             "above their loss."}
 
 
 experiment = ej.minimize(

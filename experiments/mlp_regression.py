@@ -89,7 +89,8 @@ def draw_fits(result, out_dir):
     fig.suptitle(f"{result.experiment}: the curve each representative run has fitted after {result.steps} steps"
                  " (diverged runs have no curve left)", fontsize=11)
     fig.savefig(out_dir / "fits.png", dpi=120)
-    return {"fits.png": "The curves fitted by representative runs of each outcome (the sweep's final weights), over the data."}
+    return {"fits.png": "The curves fitted by representative runs of each outcome (the sweep's final weights), "
+                        "over the data."}
 
 
 experiment = ej.minimize(

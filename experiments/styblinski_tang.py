@@ -37,7 +37,8 @@ def curvature(t):
 
 experiment = ej.minimize(
     name="styblinski_tang",
-    description="Gradient descent on Styblinski–Tang (f* ≈ −78.332 at (−2.904, −2.904), three local minima): learning rate × start x0, y0 = −1.",
+    description="Gradient descent on Styblinski–Tang (f* ≈ −78.332 at (−2.904, −2.904), three local minima): "
+                "learning rate × start x0, y0 = −1.",
     loss=landscapes.styblinski_tang.loss,
     params=landscapes.start,
     metrics=landscapes.position,
@@ -50,6 +51,7 @@ experiment = ej.minimize(
     steps=500,
     global_min=landscapes.styblinski_tang.f_star,
     criteria=ej.Criteria(atol=1e-4),
-    boundaries=(ej.Boundary("lr = 2 / λ at the global minimum", "learning_rate", lambda hparams: 2 / curvature(T_DEEP)),),
+    boundaries=(ej.Boundary("lr = 2 / λ at the global minimum", "learning_rate",
+                            lambda hparams: 2 / curvature(T_DEEP)),),
     figures=plots_landscapes.figures(landscapes.styblinski_tang),
 )

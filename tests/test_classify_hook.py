@@ -14,7 +14,8 @@ LIMIT = 2.0  # gradient descent on ½x² is stable iff lr < 2
 def bowl(**fields):
     return ej.minimize(
         name="bowl", loss=lambda x, h: 0.5 * x**2, params=lambda key, h: jnp.float32(1.0),
-        optimizer=lambda h: optax.sgd(h["learning_rate"]), grid=ej.Grid(ej.values("learning_rate", [0.1, 1.0, 1.9, 3.0])),
+        optimizer=lambda h: optax.sgd(h["learning_rate"]),
+        grid=ej.Grid(ej.values("learning_rate", [0.1, 1.0, 1.9, 3.0])),
         steps=200, global_min=0.0, **fields,
     )
 

@@ -50,7 +50,8 @@ def test_the_cli_writes_the_map_and_table_and_refuses_mistakes(saved, capsys, tm
     assert data["changes"] == [{"from": "converged", "to": "diverged", "runs": 4}] and data["runs"] == 9
     assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert 'id="cmp-flat_vs_steep"' in (saved / "index.html").read_text()  # beside saved sweeps: on their page
-    assert cli.main(["compare", str(saved / "flat"), str(saved / "steep"), "--out", str(out)]) == 0  # its own output: redone
+    # its own output: redone
+    assert cli.main(["compare", str(saved / "flat"), str(saved / "steep"), "--out", str(out)]) == 0
 
     other = tmp_path / "other"
     ej.sweep(bowl(1.0, RATES[:-1])).save(other)

@@ -6,7 +6,8 @@ import edujax as ej
 from edujax import registry
 
 dirac = registry.load("dirac_gan")
-SIM, ALT = dirac.grid.axis("update").choices.index("simultaneous"), dirac.grid.axis("update").choices.index("alternating")
+SIM, ALT = (dirac.grid.axis("update").choices.index("simultaneous"),
+            dirac.grid.axis("update").choices.index("alternating"))
 
 
 def run(lrs, gammas, update, steps, **extra):

@@ -146,7 +146,8 @@ def test_zoom_windows_shrink_by_the_factor_around_the_point(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--frames", "12", "--factor", "10"], "narrower than float32 resolves"),  # 9 decades / 10^11: float32 stops at 6e-6
+    # 9 decades / 10^11: float32 stops at 6e-6
+    (["--frames", "12", "--factor", "10"], "narrower than float32 resolves"),
     (["--frames", "30", "--factor", "10", "--x64"], "narrower than float64 resolves"),
     (["--at", "nonsense=1"], "no hyperparameter of that name"),
     (["--at", "nonlinearity=sigmoid"], "not one of tanh, relu, identity"),
@@ -169,7 +170,8 @@ def test_every_frame_reuses_the_one_compiled_sweep_and_follows_the_boundary(modu
         return module.experiment.step(state, hparams)
 
     experiment = ej.Experiment(**{**module.experiment.__dict__, "step": counting_step})
-    zoomed = ej.zoom(experiment, frames=3, factor=3.0, resolution=8, steps=20, report=lambda k, frame: seen.append(len(traces)))
+    zoomed = ej.zoom(experiment, frames=3, factor=3.0, resolution=8, steps=20,
+                     report=lambda k, frame: seen.append(len(traces)))
     assert seen[0] > 0 and seen[1] == seen[2] == seen[0], "same grid shape, new values: no new trace"
     assert zoomed.followed == (True, True) and zoomed.fixed == {"nonlinearity": "tanh"}
     for before, after in zip(zoomed.frames, zoomed.frames[1:]):

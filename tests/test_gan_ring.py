@@ -78,7 +78,8 @@ def small_sweep():
 
     runner._compile = counting
     try:
-        grid = ej.Grid(ej.values("lr_g", [1e-3, 1e-2], "log"), ej.values("lr_d", [3e-3, 3e-2], "log"), ej.seeds(1, start=4))
+        grid = ej.Grid(ej.values("lr_g", [1e-3, 1e-2], "log"), ej.values("lr_d", [3e-3, 3e-2], "log"),
+                       ej.seeds(1, start=4))
         result = ej.sweep(ring, grid, 8)
     finally:
         runner._compile = original
@@ -88,7 +89,8 @@ def small_sweep():
 def test_the_whole_learning_rate_grid_is_one_compiled_call(small_sweep):
     result, calls = small_sweep
     sweep_calls = [batch for all_metrics, batch in calls if not all_metrics]
-    assert len(sweep_calls) == 1 and sweep_calls[0] >= result.outcome.size == 4  # one call, padded to the batch multiple
+    # one call, padded to the batch multiple
+    assert len(sweep_calls) == 1 and sweep_calls[0] >= result.outcome.size == 4
 
 
 def test_the_examples_final_states_are_the_sweeps_own_runs(small_sweep):
@@ -110,7 +112,8 @@ def test_the_samples_figure_titles_are_the_sweeps_metrics(small_sweep, tmp_path,
     result, _ = small_sweep
     titles = []
     original = Axes.set_title
-    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: titles.append(text) or original(self, text, *a, **k))
+    monkeypatch.setattr(Axes, "set_title",
+                        lambda self, text, *a, **k: titles.append(text) or original(self, text, *a, **k))
     ring.figures(result, tmp_path)
     for row, index in enumerate(result.examples["index"]):
         modes, quality = (result.final[k].ravel()[index] for k in ("modes", "quality"))

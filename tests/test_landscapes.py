@@ -10,7 +10,8 @@ import edujax as ej
 from edujax import landscapes, registry
 from edujax.outcomes import CONVERGED, LOCAL_MIN, OSCILLATING
 
-ALL = [landscapes.bumpy_bowl, landscapes.rosenbrock, landscapes.himmelblau, landscapes.styblinski_tang, landscapes.rastrigin]
+ALL = [landscapes.bumpy_bowl, landscapes.rosenbrock, landscapes.himmelblau, landscapes.styblinski_tang,
+       landscapes.rastrigin]
 
 
 def start_grid(points, learning_rate):
@@ -66,7 +67,8 @@ def test_groove_limit_separates_stuck_from_escaping():
     ("styblinski_tang", start_grid([(2.0, -1.0), (-2.0, -1.0)], 1e-3)),
 ])
 def test_classic_local_and_global_basins(name, grid):
-    """A small step from inside a local basin is local_min; from inside the global basin it converges to the minimiser."""
+    """A small step from inside a local basin is local_min; from inside the global basin it converges to the
+    minimiser."""
     result = ej.sweep(registry.load(name), grid, steps=2000)
     assert list(result.outcome[:, 0]) == [LOCAL_MIN, CONVERGED]
     landscape = getattr(landscapes, name)
@@ -86,10 +88,12 @@ def test_himmelblau_run_ends_in_the_basin_it_starts_in():
 
 
 def test_himmelblau_minimum_cannot_hold_a_step_past_its_curvature_limit():
-    """(−3.78, −3.28) has λ_max ≈ 133.8: lr = 0.017 > 2/λ_max never settles there; (3, 2) (λ_max ≈ 82.3) still holds it."""
+    """(−3.78, −3.28) has λ_max ≈ 133.8: lr = 0.017 > 2/λ_max never settles there; (3, 2) (λ_max ≈ 82.3) still
+    holds it."""
     experiment = registry.load("himmelblau")
     hessian = jax.hessian(lambda p: landscapes.himmelblau.f(p[0], p[1]))
-    sharp, gentle = (np.linalg.eigvalsh(hessian(jnp.asarray(m))).max() for m in np.asarray(landscapes.himmelblau.minima)[[2, 0]])
+    sharp, gentle = (np.linalg.eigvalsh(hessian(jnp.asarray(m))).max()
+                     for m in np.asarray(landscapes.himmelblau.minima)[[2, 0]])
     assert 2 / sharp < 0.017 < 2 / gentle
     result = ej.sweep(experiment, start_grid([(-3.6, -3.1), (3.2, 2.2)], 0.017), steps=300)
     assert list(result.outcome[:, 0]) == [OSCILLATING, CONVERGED]
@@ -97,7 +101,8 @@ def test_himmelblau_minimum_cannot_hold_a_step_past_its_curvature_limit():
 
 def test_switch_follows_each_candidate_exactly():
     """`switch(i, candidates)` under jit with a traced index takes the same steps as candidates[i] alone."""
-    candidates = [optax.sgd(0.1), optax.sgd(0.1, momentum=0.9), optax.sgd(0.1, momentum=0.9, nesterov=True), optax.adam(0.1)]
+    candidates = [optax.sgd(0.1), optax.sgd(0.1, momentum=0.9), optax.sgd(0.1, momentum=0.9, nesterov=True),
+                  optax.adam(0.1)]
     grad = jax.grad(lambda p: jnp.sum(p**2 * jnp.array([1.0, 10.0])))
 
     @jax.jit
@@ -129,8 +134,9 @@ def test_optimizer_axis_runs_through_the_same_grid_code():
     both = ej.sweep(experiment, grid, steps=60)
     for index, make in enumerate(experiment_module("bumpy_optimizers").OPTIMIZERS.values()):
         alone = ej.minimize(
-            name="alone", loss=landscapes.bumpy_bowl.loss, params=landscapes.ray_start(30.0), metrics=landscapes.position,
-            optimizer=lambda hparams, make=make: make(hparams["learning_rate"]), grid=ej.Grid(lrs, distances), global_min=0.0,
+            name="alone", loss=landscapes.bumpy_bowl.loss, params=landscapes.ray_start(30.0),
+            metrics=landscapes.position, optimizer=lambda hparams, make=make: make(hparams["learning_rate"]),
+            grid=ej.Grid(lrs, distances), global_min=0.0,
         )
         single = ej.sweep(alone, steps=60)
         for column in ("x", "y", "loss"):
@@ -146,7 +152,8 @@ def experiment_module(name):
 
 
 def test_paths_come_from_the_few_examples_and_start_at_the_start(tmp_path):
-    """The sweep keeps only final positions; the drawn runs carry every step, from their start point; figures get written."""
+    """The sweep keeps only final positions; the drawn runs carry every step, from their start point; figures get
+    written."""
     experiment = registry.load("himmelblau")
     grid = ej.Grid(ej.linspace("x0", -5, 5, 6), ej.linspace("y0", -5, 5, 6), ej.values("learning_rate", [0.005, 0.022]))
     result = ej.sweep(experiment, grid, steps=40)

@@ -43,7 +43,8 @@ BROKEN = {
     "missing field": (GOOD.replace('grid=ej.Grid(ej.logspace("learning_rate", 1e-2, 1.0, 3)), ', ""),
                       "missing 1 required positional argument: 'grid'"),
     "wrong shapes": (GOOD.replace("jnp.sum(params ** 2)", "jnp.sum((jnp.ones((3, 3)) @ params) ** 2)"),
-                     ":6: experiment 'broken' failed while tracing: TypeError: dot_general requires contracting dimensions"),
+                     ":6: experiment 'broken' failed while tracing: "
+                     "TypeError: dot_general requires contracting dimensions"),
     "non-scalar loss": (GOOD.replace("jnp.sum(params ** 2)", "params ** 2"),
                         ": loss(params, hparams) must return a scalar (one number per run), got shape (2,)"),
     "non-scalar metric": (GOOD.replace("optimizer=lambda", "metrics=lambda p, h: {'position': p}, optimizer=lambda"),

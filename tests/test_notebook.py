@@ -10,8 +10,10 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "tour.ipynb"
 
 def test_the_tour_notebook_runs_and_shows_a_map_per_step():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    assert not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "commit it without outputs"
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    assert not any(cell.get("outputs") for cell in notebook.cells
+                   if cell.cell_type == "code"), "commit it without outputs"
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     maps = [cell for cell in code if any("image/png" in out.get("data", {}) for out in cell.outputs)]
     sweeps = [cell for cell in code if re.search(r"ej\.sweep\(", cell.source)]

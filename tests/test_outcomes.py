@@ -115,7 +115,8 @@ def test_a_ravine_crawling_steadily_is_slow_not_stuck():
     # smaller than at the start (an ill-conditioned problem): still on its way down
     curve = 100 * (1 - 1e-6) ** t
     out = judge(curve, grad0=1e3, grad=1e-3)
-    assert int(out["outcome"]) == SLOW and float(out["steps_to_go"]) == pytest.approx(np.log(1e-4) / np.log(1 - 1e-6), rel=0.05)
+    assert int(out["outcome"]) == SLOW and float(out["steps_to_go"]) == pytest.approx(
+        np.log(1e-4) / np.log(1 - 1e-6), rel=0.05)
     # ten times slower it moves by less than one float32 unit per step: what is left is rounding, it has stopped
     assert label(100 * (1 - 1e-7) ** t, grad0=1.0, grad=1.0) == STALLED
 
@@ -181,8 +182,8 @@ def test_invalid_criteria_are_rejected(field, value):
         Criteria(**{field: value})
 
 
-@pytest.mark.parametrize("field, value", [("rtol", 0.0), ("atol", 0.0), ("window", 0.5), ("window", 0.01), ("gtol", 0.0),
-                                          ("trend", 0.0)])
+@pytest.mark.parametrize("field, value", [("rtol", 0.0), ("atol", 0.0), ("window", 0.5), ("window", 0.01),
+                                          ("gtol", 0.0), ("trend", 0.0)])
 def test_edge_values_of_the_criteria_are_accepted(field, value):
     assert getattr(Criteria(**{field: value}), field) == value
 

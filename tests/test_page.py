@@ -57,8 +57,8 @@ def big(quadratic):
 def results(tmp_path_factory, big):
     """Saved sweeps covering every layout: seeds aggregated with a choice axis, a 1-D grid,
     a faceted third axis with a fourth axis (points) aggregated, and a 256 × 256 grid."""
-    mixed = parabola("mixed", ej.Grid(ej.logspace("learning_rate", 1e-2, 10.0, 8), ej.choice("optimizer", ["sgd", "heavy ball"]),
-                                      ej.seeds(3)))
+    mixed = parabola("mixed", ej.Grid(ej.logspace("learning_rate", 1e-2, 10.0, 8),
+                                      ej.choice("optimizer", ["sgd", "heavy ball"]), ej.seeds(3)))
     mixed = ej.Experiment(**{**mixed.__dict__, "defaults": {**mixed.defaults, "spread": 1.0}})
     oned = parabola("oned", ej.Grid(ej.linspace("learning_rate", 0.02, 2.5, 12)),
                     boundaries=(ej.Boundary("lr = 2 / c", "learning_rate", stability),))
@@ -110,7 +110,8 @@ def test_the_page_embeds_every_experiment_exactly(results):
         np.testing.assert_array_equal(np.isnan(decoded), ~np.isfinite(truth))
         finite = np.isfinite(truth)
         tolerance = (ranges[:, 1:] - ranges[:, :1]) / 100 / (2 * page.LEVELS) + 1e-9
-        assert np.all(np.abs(np.log10(decoded) - np.log10(truth))[finite] <= np.broadcast_to(tolerance, truth.shape)[finite])
+        assert np.all(np.abs(np.log10(decoded) - np.log10(truth))[finite]
+                      <= np.broadcast_to(tolerance, truth.shape)[finite])
         assert data["curves"]["steps"] == result.record_steps.tolist()
         # the measure's median over the aggregated axes, to a hundredth
         median = np.median(result.measure, axis=tuple(aggregated)) if aggregated else result.measure
@@ -125,12 +126,14 @@ def test_experiments_follow_the_story_and_their_docstrings_are_markdown(tmp_path
     assert page.order(["b", "a", "c"], story=("c",)) == ["c", "a", "b"]
     out, swept, path = results
     text = path.read_text()
-    assert [m for m in re.findall(r'<section id="(?:exp|cmp)-([^"]+)"', text)] == ["quadratic", "faceted", "mixed", "oned",
-                                                                                  "oned_steeper"]
+    assert [m for m in re.findall(r'<section id="(?:exp|cmp)-([^"]+)"', text)] == [
+        "quadratic", "faceted", "mixed", "oned", "oned_steeper"]
     assert re.search(r"<pre><code>f\(x, y\) = ", page.MARKDOWN.render(
-        "Title.\n\nThe loss:\n\n    f(x, y) = x² + y²\n\n- lr < 2: `converged`\n- *else* diverged <script>")) is not None
+        "Title.\n\nThe loss:\n\n    f(x, y) = x² + y²\n\n"
+        "- lr < 2: `converged`\n- *else* diverged <script>")) is not None
     rendered = page.MARKDOWN.render("- lr < 2: `converged`\n- *else* diverged <script>x</script>")
-    assert "<ul>" in rendered and "<li>lr &lt; 2: <code>converged</code></li>" in rendered and "<em>else</em>" in rendered
+    assert ("<ul>" in rendered and "<li>lr &lt; 2: <code>converged</code></li>" in rendered
+            and "<em>else</em>" in rendered)
     assert "<script>" not in rendered  # raw HTML in a docstring is shown as text, never run
 
 
@@ -183,12 +186,13 @@ def test_a_256_by_256_grid_makes_a_small_page(results):
 
 # --- the page in a real browser ---------------------------------------------------------------
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def find_chromium():
-    candidates = [os.environ.get("EDUJAX_CHROMIUM")] + [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
+    candidates = [os.environ.get("EDUJAX_CHROMIUM")] + [
+        shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
     found = next((c for c in candidates if c and os.access(c, os.X_OK)), None)
     if found is None:
         pytest.skip("no Chromium found (Debian: apt-get install chromium, which `make test` does as root; "
@@ -257,7 +261,8 @@ def test_hover_shows_the_setting_and_click_shows_its_curves(loaded):
     for i, j in [(0, 0), (5, 1), (7, 1)]:
         hover(tab, "mixed", i, j)
         text = tip(tab, "mixed")
-        assert f"learning_rate: {result.axes[0].value_label(i)}" in text and f"optimizer: {result.axes[1].choices[j]}" in text
+        assert (f"learning_rate: {result.axes[0].value_label(i)}" in text
+                and f"optimizer: {result.axes[1].choices[j]}" in text)
         assert f"{OUTCOMES[maps.majority(codes, (2,))[i, j]]} (most common)" in text
         for code, n in zip(*np.unique(codes[i, j], return_counts=True)):
             assert f"{OUTCOMES[code]} {n}" in text
@@ -300,7 +305,8 @@ def test_one_dimensional_and_faceted_maps(loaded):
     for i in (0, 11):
         hover(tab, "oned", i)
         assert OUTCOMES[oned.outcome[i]] in tip(tab, "oned")
-    assert OUTCOMES[oned.outcome[0]] == "slow" and OUTCOMES[oned.outcome[11]] == "diverged"  # loss × (1 − lr)^120: 0.98^120 ≫ rtol; |1 − 2.5| > 1
+    # loss × (1 − lr)^120: 0.98^120 ≫ rtol; |1 − 2.5| > 1
+    assert OUTCOMES[oned.outcome[0]] == "slow" and OUTCOMES[oned.outcome[11]] == "diverged"
 
     faceted = swept["faceted"]
     majority = maps.majority(faceted.outcome, (3,))
@@ -335,7 +341,8 @@ def test_the_links_wrap_and_the_sections_follow_the_story(browser, results):
     box = tab.evaluate("""() => { const nav = document.querySelector('nav');
         return { scroll: nav.scrollWidth, client: nav.clientWidth, page: document.documentElement.scrollWidth,
                  right: Math.max(...[...nav.querySelectorAll('a')].map((a) => a.getBoundingClientRect().right)),
-                 lines: new Set([...nav.querySelectorAll('a')].map((a) => Math.round(a.getBoundingClientRect().top))).size }; }""")
+                 lines: new Set([...nav.querySelectorAll('a')]"""
+                       """.map((a) => Math.round(a.getBoundingClientRect().top))).size }; }""")
     assert box["scroll"] <= box["client"] and box["right"] <= 300 and box["lines"] > 1, box
     links = tab.locator("nav a").all_inner_texts()
     assert links == ["quadratic", "faceted", "mixed", "oned", "oned_steeper"]
@@ -378,7 +385,8 @@ def test_figures_are_shown_inline_and_load(loaded):
     assert tab.locator("#exp-oned .figures img[src='oned/heatmap.png']").count() == 0  # the map is drawn by the page
     for image in (images.first, tab.locator("#cmp-oned_steeper img").first):
         image.scroll_into_view_if_needed()
-        tab.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=10_000)
+        tab.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
+                              timeout=10_000)
     assert errors == []
 
 

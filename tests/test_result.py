@@ -131,7 +131,8 @@ def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch
 
     table = result.to_pandas()
     assert len(table) == 30 and list(table.columns) == [
-        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go", *(f"final_{m}" for m in result.final)]
+        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go",
+        *(f"final_{m}" for m in result.final)]
     for i, j, s in [(0, 0, 0), (4, 1, 2), (2, 1, 0)]:
         row = table.iloc[(i * 2 + j) * 3 + s]  # C order over the grid
         assert row.learning_rate == result.axes[0].values[i] and row.curvature == ["one", "two"][j] and row.seed == s

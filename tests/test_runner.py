@@ -154,7 +154,8 @@ def test_new_grid_values_do_not_recompile():
 
 
 def test_diverging_runs_are_data_not_crashes(quadratic):
-    result = ej.sweep(quadratic, ej.Grid(ej.logspace("learning_rate", 5.0, 50.0, 3), ej.linspace("start_angle", 10, 80, 2)), 400)
+    result = ej.sweep(quadratic, ej.Grid(ej.logspace("learning_rate", 5.0, 50.0, 3),
+                                         ej.linspace("start_angle", 10, 80, 2)), 400)
     assert (result.outcome == DIVERGED).all()
     assert not np.isfinite(result.loss[..., -1]).any()
 

@@ -69,7 +69,8 @@ result.save(sys.argv[1])
 
 
 def test_sharded_over_more_devices_gives_the_same_numbers(quadratic, tmp_path):
-    """This process has one CPU device per core (`import edujax`); a subprocess forced to two more gives the same bits."""
+    """This process has one CPU device per core (`import edujax`); a subprocess forced to two more gives the same
+    bits."""
     more = jax.device_count() + 2
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={more}", "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT, str(tmp_path), str(more)], env=env, cwd=REPO,
@@ -148,5 +149,6 @@ def test_memory_does_not_grow_with_the_number_of_steps():
         peak, points, labels = proc.stdout.split()
         peaks[steps] = float(peak)
         assert int(points) == min(steps, 2000) + 1
-    assert labels.split(",") == ["slow", "slow", "converged", "converged", "converged", "converged", "diverged", "diverged"]
+    assert labels.split(",") == ["slow", "slow", "converged", "converged", "converged", "converged",
+                                 "diverged", "diverged"]
     assert peaks[10_000_000] < peaks[1_000] + 100, peaks  # MB: no trace of the 1e7 steps is kept

@@ -14,7 +14,8 @@ COUNTS = np.arange(0, 1300, 7)
 # (ours, optax's, concrete arguments): each pair is the same schedule, argument for argument.
 CASES = [
     (lambda a: schedules.warmup_cosine(a["peak"], a["warmup"], a["total"], a["end"], a["init"], a["exponent"]),
-     lambda a: optax.warmup_cosine_decay_schedule(a["init"], a["peak"], a["warmup"], a["total"], a["end"], a["exponent"]),
+     lambda a: optax.warmup_cosine_decay_schedule(a["init"], a["peak"], a["warmup"], a["total"], a["end"],
+                                                  a["exponent"]),
      [dict(peak=0.1, warmup=100, total=1000, end=0.0, init=0.0, exponent=1.0),
       dict(peak=3.0, warmup=1, total=700, end=0.2, init=0.5, exponent=2.0),
       dict(peak=0.0, warmup=50, total=300, end=0.0, init=0.01, exponent=1.0)]),  # optax's peak_value == 0 branch
@@ -33,7 +34,8 @@ CASES = [
      [dict(init=0.4, steps=900, end=0.04, exponent=1.0), dict(init=2.0, steps=64, end=0.0, exponent=3.0)]),
     (lambda a: schedules.exponential(a["init"], a["steps"], a["rate"], a["begin"], a["staircase"]),
      lambda a: optax.exponential_decay(a["init"], a["steps"], a["rate"], a["begin"], a["staircase"]),
-     [dict(init=1.0, steps=100, rate=0.5, begin=30, staircase=True), dict(init=1.0, steps=100, rate=0.0, begin=0, staircase=False)]),
+     [dict(init=1.0, steps=100, rate=0.5, begin=30, staircase=True),
+      dict(init=1.0, steps=100, rate=0.0, begin=0, staircase=False)]),
 ]
 
 
@@ -46,8 +48,8 @@ def test_each_schedule_equals_optax_with_concrete_values_and_traces(ours, theirs
         static = {k: v for k, v in concrete.items() if k not in numeric}
         traced = jax.jit(lambda args, counts: jax.vmap(ours({**args, **static}))(counts))(
             {k: jnp.float32(v) for k, v in numeric.items()}, jnp.asarray(COUNTS, jnp.int32))
-        np.testing.assert_allclose(np.asarray(traced), expected, rtol=2e-6, atol=1e-7 * max(1.0, np.abs(expected).max()),
-                                   err_msg=str(concrete))
+        np.testing.assert_allclose(np.asarray(traced), expected, rtol=2e-6,
+                                   atol=1e-7 * max(1.0, np.abs(expected).max()), err_msg=str(concrete))
 
 
 def test_a_sweep_over_peak_and_warmup_compiles_once_and_records_the_learning_rate():

@@ -154,7 +154,8 @@ def four_points():
     module = registry.load_module(registry.available()["edge_of_stability"])
     x, y = ej.regression.CURVE_X[::16], ej.regression.CURVE_Y[::16]
     experiment = ej.minimize(
-        name="eos_four_points", loss=lambda p, h: jnp.mean((ej.regression.tanh_mlp(p, x) - y) ** 2), params=module.weights,
+        name="eos_four_points", loss=lambda p, h: jnp.mean((ej.regression.tanh_mlp(p, x) - y) ** 2),
+        params=module.weights,
         optimizer=lambda h: optax.sgd(h["learning_rate"]), sharpness=ej.Sharpness(every=10, iters=4),
         grid=ej.Grid(ej.values("learning_rate", [0.02, 0.05, 0.08, 0.12, 0.19], "log"),
                      ej.Axis("seed", np.arange(2, dtype=np.int32), "linear")),

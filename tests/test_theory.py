@@ -93,7 +93,8 @@ def test_momentum_stability_limit(nesterov, limit):
 def test_high_momentum_swings_decay_or_persist_as_the_envelope_beta_to_the_t(quadratic_momentum):
     """β close to 1: the roots have modulus √β, so the loss's swings decay like β^t. At β = 0.99 that is
     e^-5 over 500 steps, a decaying swing (slow); at β = 0.999 only e^-0.5: still swinging (oscillating)."""
-    grid = ej.Grid(ej.logspace("learning_rate", 0.01, 0.1, 6), ej.values("one_minus_momentum", [0.01, 0.001], scale="log"))
+    grid = ej.Grid(ej.logspace("learning_rate", 0.01, 0.1, 6),
+                   ej.values("one_minus_momentum", [0.01, 0.001], scale="log"))
     result = ej.sweep(quadratic_momentum, grid, 500)
     labels = np.asarray(OUTCOMES)[result.outcome]
     # β = 0.99: the loss after 500 steps is ≤ 0.99^500 · (start) · (a constant ≤ 4 for these rates) ≈ 0.03·start:
