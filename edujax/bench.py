@@ -439,7 +439,8 @@ def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     if args.only:
         unknown = sorted(set(args.only) - {w.experiment for w in present})
         if unknown:
-            raise UserError(f"no workload for {', '.join(unknown)} (workloads: {', '.join(w.experiment for w in present)})")
+            names = ", ".join(w.experiment for w in present)
+            raise UserError(f"no workload for {', '.join(unknown)} (workloads: {names})")
         present = [w for w in present if w.experiment in args.only]
     return args, present
 
@@ -467,13 +468,15 @@ def main(argv=None) -> int:
         if "vs_without" in row:
             print(f"{row['workload']}: {row['edujax_rate']:.3g} settings·steps/s, the same sweep without it"
                   f" {row['without_rate']:.3g}: {row['vs_without']:.2f}× the throughput (same run)")
-    grow = scaling(args.scaling, repeats=args.repeats) if args.scaling and any(w.experiment == "quadratic" for w in present) else []
+    quadratic = any(w.experiment == "quadratic" for w in present)
+    grow = scaling(args.scaling, repeats=args.repeats) if args.scaling and quadratic else []
     if grow:
         print(f"\nscaling: the quadratic, {SCALING_STEPS} steps, whole sweep (classified, on the host) against the"
               " in-place NumPy loop, best of each:")
         print(f"{'settings':>12s} {'edujax /s':>10s} {'numpy /s':>10s} {'× numpy':>8s}")
         for row in grow:
-            print(f"{row['settings']:>12,d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e} {row['vs_numpy']:8.1f}")
+            print(f"{row['settings']:>12,d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e}"
+                  f" {row['vs_numpy']:8.1f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"scaling": grow, "device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
