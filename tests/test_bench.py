@@ -6,20 +6,18 @@ from edujax import bench
 
 def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     """The quadratic row has every baseline (and `measure` checks the NumPy loop
-    reaches edujax's final losses); the MLP row has its FLOP shares."""
-    argv = ["--only", "quadratic", "mlp_regression", "--out", str(tmp_path), "--repeats", "1", "--sample", "2",
+    reaches edujax's final losses) and the scaling rows their grid sizes. (The neural rows' FLOP shares
+    take minutes on a CPU: `make bench` runs them.)"""
+    argv = ["--only", "quadratic", "--out", str(tmp_path), "--repeats", "1", "--sample", "2",
             "--scaling", "16", "32"]
     assert bench.main(argv) == 0
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["matmul_peak_flops"] > 0 and report["matmul_peak_size"] >= 1024
-    quadratic, mlp = report["workloads"]
+    (quadratic,) = report["workloads"]
     assert (quadratic["experiment"], quadratic["settings"], quadratic["steps"]) == ("quadratic", 65536, 500)
     for key in ("edujax_rate", "python_loop_rate", "one_at_a_time_rate", "plain_vmap_rate", "numpy_rate"):
         assert quadratic[key] > 0
     assert "share_of_matmul_peak" not in quadratic
-    assert mlp["experiment"] == "mlp_regression" and "numpy_rate" not in mlp
-    assert 0 < mlp["share_of_matmul_peak"] and 0 < mlp["product_share_of_peak"]
-    assert mlp["product_shape"] == [64, 32]
     assert (tmp_path / "benchmark.png").stat().st_size > 0
     assert [(row["settings"], row["steps"]) for row in report["scaling"]] == [(256, 100), (1024, 100)]
 
