@@ -61,7 +61,8 @@ class Experiment:
     "mode collapse"; `runs` holds the flattened sweep outputs: ``loss``
     (N, R + 1) at the steps ``record_steps``, ``hi`` and ``lo`` (N, R: the
     loss's largest and smallest value in each record window, non-finite where
-    a loss was), ``initial`` and ``final`` ({metric: (N,)}) and ``frozen``
+    a loss was), ``initial`` ({"loss", "grad_norm"}: (N,), at the first
+    step), ``final`` ({metric: (N,)}, every metric at the last) and ``frozen``
     (N,). Outcomes it adds beyond the standard six are named in
     `extra_outcomes` (name -> colour), coded 6, 7, … in that order.
 

@@ -152,7 +152,7 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     Returns the loss and the experiment's `record` metrics (with
     `plan.all_metrics`, every metric) at the record points (``records``),
     the loss's largest and smallest value in each record window, every
-    metric at the first (``initial``) and last step (``final``),
+    metric at the last step (``final``) and the loss and gradient norm at the first (``initial``),
     ``frozen`` (one more update changes no bit of the floating state),
     ``moved`` (that update's size relative to the state's) and, with
     `keep_state`, the final training state.
@@ -219,7 +219,8 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
         frozen = jnp.all(jnp.stack([jnp.all(a == b) for a, b in zip(after, before)])) if before else jnp.asarray(False)
         moved = _norm([a - b for a, b in zip(after, before)]) / jnp.maximum(_norm(before), jnp.finfo(dtype).tiny)
         out = {"records": {name: jnp.concatenate([trace, final[name][None]]) for name, trace in records.items()},
-               "hi": hi, "lo": lo, "initial": start, "final": final, "frozen": frozen,
+               "hi": hi, "lo": lo, "initial": {name: start[name] for name in INITIAL if name in start},
+               "final": final, "frozen": frozen,
                "moved": moved.astype(dtype)}
         if keep_state:
             out["state"] = storable(state)  # PRNG keys as raw data, which NumPy can hold
@@ -235,6 +236,10 @@ def judge(runs: dict, global_min, record_steps, criteria) -> dict:
                   grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), newton=final.get("newton_gain"),
                   frozen=runs["frozen"], moved=runs["moved"])
 
+
+#: The metrics kept at the first step: what the classifier reads there (the rest, e.g. a Newton step, is
+#: then never computed at step 0).
+INITIAL = ("loss", "grad_norm")
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
 PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
