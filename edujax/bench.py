@@ -234,11 +234,16 @@ def one_at_a_time_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], repeats)
 
 
+def grid_on_devices(columns):
+    """The whole grid's columns, padded as the runner pads and split over the devices as a sweep is."""
+    n = len(next(iter(columns.values())))
+    rows = np.minimum(np.arange(runner_batch(n)), n - 1)
+    return devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+
+
 def plain_vmap_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
-    n = len(next(iter(columns.values())))
-    rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
-    hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
     plain = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
     jax.block_until_ready(plain(hparams))  # compile outside the timing
     return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), repeats)
@@ -248,9 +253,7 @@ def bare_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the bare training loop: jit(vmap(scan(step))) keeping only the final
     state (XLA drops the unused loss), split over the devices like a sweep. Against it, edujax's
     rate is the price of watching every step's loss (the envelope) and judging every run."""
-    n = len(next(iter(columns.values())))
-    rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
-    hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
 
     def train(h):
         start = experiment.init(runner.setting_key(jax.random.key(0), h), h)
@@ -269,9 +272,7 @@ def notebook_loop(experiment, columns, steps: int):
     Returns `run`, which trains from the start and returns every run's loss at
     every step, (padded settings, steps + 1), compiled on its first call.
     """
-    n = len(next(iter(columns.values())))
-    rows = np.minimum(np.arange(runner_batch(n)), n - 1)  # padded as the runner pads
-    hparams = devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    hparams = grid_on_devices(columns)
     init = jax.jit(jax.vmap(lambda h: experiment.init(runner.setting_key(jax.random.key(0), h), h)))
     step = jax.jit(jax.vmap(experiment.step), donate_argnums=0)
 
