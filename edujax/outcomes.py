@@ -75,6 +75,7 @@ relabels runs with its own documented rules (`Experiment.classify`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax.numpy as jnp
 import numpy as np
@@ -149,11 +150,58 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     >>> OUTCOMES[int(assess(curve[::10], hi, lo, 0.0, t[::10])["outcome"])]
     'converged'
     """
+    return decide(summarize(loss, hi, lo, global_min, criteria), record_steps, criteria,
+                  grad0=grad0, grad=grad, newton=newton, frozen=frozen, moved=moved)
+
+
+def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict:
+    """The few numbers per run that `decide` reads from its records (the first stage of `assess`).
+
+    Exact operations only (slices, subtractions, comparisons, maxima, minima
+    and one sum in a fixed order), so a run's summary has the same bits
+    however runs are batched: the runner computes it per run, under the vmap,
+    reading each window's values for a whole batch as one contiguous row.
+    """
     c = criteria
     loss = jnp.asarray(loss)
     dtype = loss.dtype if jnp.issubdtype(loss.dtype, jnp.floating) else jnp.float32
-    loss, hi, lo = (jnp.asarray(a, dtype) for a in (loss, hi, lo))
-    batch = loss.shape[:-1]
+    # Window-major: loss[k] holds record k of every run, so each number below is a few elementwise passes.
+    loss, hi, lo = (jnp.moveaxis(jnp.asarray(a, dtype), -1, 0) for a in (loss, hi, lo))
+    windows = hi.shape[0]
+    J = c.final_windows(windows)
+    f_star = jnp.asarray(global_min, dtype)
+    gap, top, bottom = loss - f_star, hi - f_star, lo - f_star
+    final = range(windows - J, windows)  # the final part's windows
+    tail = range(max(0, windows - J - 1), windows)  # ... and the window before it
+    m = max(1, len(tail) // 2)
+    first_block = range(max(0, windows - 2 * J), windows - J)
+    finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
+    first_bad = jnp.zeros(loss.shape[1:], jnp.int32)  # the first non-finite window (0 when every one is finite)
+    for k in reversed(range(windows)):
+        first_bad = jnp.where(finite_windows[k], first_bad, k)
+    return {
+        "g0": gap[0], "gT": gap[-1], "g_part": gap[-J - 1],
+        "finite": _fold(jnp.logical_and, jnp.isfinite(loss)) & _fold(jnp.logical_and, finite_windows),
+        "first_bad": first_bad,
+        "part_hi": _fold(jnp.maximum, hi, final), "part_lo": _fold(jnp.minimum, lo, final),
+        "swings": _fold(jnp.add, hi - lo, final),
+        "tail_top": top[tail[0]], "last_top": top[-1],
+        "tail_rising": (_fold(jnp.logical_and, top[1:] > top[:-1], tail[:-1]) if len(tail) > 1
+                        else jnp.ones(loss.shape[1:], bool)),
+        "bottoms": (bottom[-1 - 2 * m], bottom[-1 - m], bottom[-1]),
+        "bottoms_scale": _fold(jnp.maximum, jnp.abs(lo), range(windows - 1 - 2 * m, windows)),
+        "earlier_top": _fold(jnp.maximum, top, first_block) if len(first_block) else top[0],
+        "later_top": _fold(jnp.maximum, top, final),
+    }
+
+
+def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
+           grad0=None, grad=None, newton=None, frozen=None, moved=None) -> dict:
+    """The second stage of `assess`: the rules of this module's docstring applied to `summarize`'s numbers."""
+    c = criteria
+    g0, gT = summary["g0"], summary["gT"]
+    dtype = g0.dtype
+    batch = jnp.shape(g0)
 
     def optional(value, fill):
         return jnp.broadcast_to(jnp.asarray(fill if value is None else value, dtype), batch)
@@ -164,35 +212,30 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     info = jnp.finfo(dtype)
     eps, tiny, big = info.eps, info.tiny, info.max
     steps_at = np.asarray(record_steps, np.float64)
-    windows = hi.shape[-1]
+    windows = len(steps_at) - 1
     J = c.final_windows(windows)
-    f_star = jnp.asarray(global_min, dtype)
-    gap, top, bottom = loss - f_star, hi - f_star, lo - f_star
-    g0, gT = gap[..., 0], gap[..., -1]
     tol = c.atol + c.rtol * jnp.maximum(g0, 0)
 
     # A run moving less than one unit of float precision per step (the loss's whole range over the final part,
     # swings included) has a course that is rounding from here on.
-    part_hi, part_lo = hi[..., -J:].max(-1), lo[..., -J:].min(-1)
+    part_hi, part_lo = summary["part_hi"], summary["part_lo"]
     part_steps = steps_at[-1] - steps_at[-J - 1]
     unresolved = part_hi - part_lo <= eps * part_steps * jnp.maximum(jnp.abs(part_hi), jnp.abs(part_lo))
-    swing = hi - lo
-    net = gap[..., -J - 1] - gT  # > 0: the loss fell over the final part
-    steady = swing[..., -J:].sum(-1) * c.trend  # how much of its swings a steady run keeps as net change
+    net = summary["g_part"] - gT  # > 0: the loss fell over the final part
+    steady = summary["swings"] * c.trend  # how much of its swings a steady run keeps as net change
 
     # 1. diverged: non-finite anywhere, or an envelope still rising at the end: a steady climb, or swings whose
     #    top grows by a factor e or more per run length.
-    finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
-    nonfinite = ~jnp.isfinite(loss).all(-1) | ~finite_windows.all(-1)
-    tail = top[..., max(0, windows - J - 1):]
+    nonfinite = ~summary["finite"]
+    tail_top, last_top = summary["tail_top"], summary["last_top"]
     tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
-    fast = jnp.where(tail[..., 0] > 0, tail[..., -1] >= tail[..., 0] * np.exp(tail_steps / steps_at[-1]), True)
+    fast = jnp.where(tail_top > 0, last_top >= tail_top * np.exp(tail_steps / steps_at[-1]), True)
     climbing = (-net > 0) & (-net >= steady) & ~unresolved
-    rising = (jnp.diff(tail, axis=-1) > 0).all(-1) & (fast | climbing)  # sustained: higher in every window
+    rising = summary["tail_rising"] & (fast | climbing)  # sustained: higher in every window
     diverged = nonfinite | rising
 
     # 2. converged: at tolerance, and the whole last window too.
-    converged = (gT <= tol) & (top[..., -1] <= tol)
+    converged = (gT <= tol) & (last_top <= tol)
 
     # 3. stopped: a float fixed point, or a loss unresolved over the final part while the state travels less than
     #    its own size over it (a state bouncing between two points of equal loss has not stopped).
@@ -210,10 +253,8 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     # The windows' bottoms over the final part (and the window before): a run settling on a level L∞ has
     # bottoms L∞ + c·q^j. Three of them, m windows apart, give q^m and L∞ (Aitken's extrapolation), which
     # wiggles in single windows (a rotating spiral, rounding) cannot fake the way one window's drop can.
-    before = max(0, windows - J - 1)
-    m = max(1, (windows - before) // 2)
-    b0, b1, b2 = bottom[..., -1 - 2 * m], bottom[..., -1 - m], bottom[..., -1]
-    noise = 4 * eps * jnp.abs(lo[..., -1 - 2 * m:]).max(-1)  # a settled bottom can twitch by a few ulps
+    b0, b1, b2 = summary["bottoms"]
+    noise = 4 * eps * summary["bottoms_scale"]  # a settled bottom can twitch by a few ulps
     first, last = b0 - b1, jnp.maximum(b1 - b2, 0)
     shrink = jnp.where(first > 0, last / first, jnp.inf)  # q^m
     level = b2 - jnp.where(shrink < 1, last * shrink / (1 - shrink), jnp.inf)  # the gap the bottoms head for
@@ -223,36 +264,42 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
                 & (level >= 0.5 * gT))
     improving = (net > 0) & (net >= steady)
     total_steps = steps_at[-1]
-    first_block = top[..., max(0, windows - 2 * J):windows - J]
-    earlier_top = first_block.max(-1) if first_block.shape[-1] else top[..., 0]
-    later_top = top[..., -J:].max(-1)
+    earlier_top, later_top = summary["earlier_top"], summary["later_top"]
     envelope_ratio = later_top / jnp.maximum(earlier_top, tiny)
     shrinking = (earlier_top > 0) & (envelope_ratio <= np.exp(-part_steps / total_steps))
     progressing = improving | shrinking
 
-    outcome = jnp.select(
-        [diverged, converged, stopped & stationary, stopped,
-         settling & stationary, settling & ~known_grad, progressing],
-        [DIVERGED, CONVERGED, LOCAL_MIN, STALLED, LOCAL_MIN, STALLED, SLOW],
-        default=OSCILLATING,
-    ).astype(jnp.int8)
+    rules = [(diverged, DIVERGED), (converged, CONVERGED), (stopped & stationary, LOCAL_MIN), (stopped, STALLED),
+             (settling & stationary, LOCAL_MIN), (settling & ~known_grad, STALLED), (progressing, SLOW)]
+    outcome = jnp.full(batch, OSCILLATING, jnp.int8)
+    for applies, code in reversed(rules):  # the first rule that applies decides: jnp.select's job, but elementwise
+        outcome = jnp.where(applies, jnp.int8(code), outcome)  # (select's argmax over the stacked rules cost 25%)
 
     # Steps still needed at the per-step rate measured over the final part: of the gap itself for a steady
     # descent, else of the envelope's top.
-    part_start = gap[..., -J - 1]
+    part_start = summary["g_part"]
     descending = improving & (gT > 0)
     step_rate_descent = jnp.log(jnp.maximum(gT, tiny) / jnp.maximum(part_start, tiny)) / part_steps
     step_rate_envelope = jnp.log(jnp.maximum(envelope_ratio, tiny)) / part_steps
     rate = jnp.where(descending, step_rate_descent, jnp.where(shrinking, step_rate_envelope, jnp.inf))
-    needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, top[..., -1]), tiny)) / rate
+    needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, last_top), tiny)) / rate
     steps_to_go = jnp.where(outcome == SLOW, jnp.where(rate < 0, jnp.maximum(needed, 0), jnp.inf), jnp.nan)
 
-    first_bad = jnp.argmax(~finite_windows, axis=-1)
+    first_bad = summary["first_bad"]
     start_decades = jnp.log10(jnp.maximum(g0, tiny))  # logs of each side: a ratio of tiny gaps would underflow
-    blown = jnp.log10(big) - start_decades + BLOWUP_DECADES * (windows - first_bad) / windows
+    # Decades to float max plus the share of the run left, per first bad window: one table (NumPy, float64), so
+    # every run's measure is one subtraction whatever XLA makes of the arithmetic around it.
+    left = np.log10(np.float64(big)) + BLOWUP_DECADES * (windows - np.arange(windows + 1)) / windows
+    blown = jnp.asarray(left, dtype)[first_bad] - start_decades
     progress = jnp.log10(jnp.maximum(gT, tiny)) - start_decades
     measure = jnp.where(nonfinite, blown, progress)
     return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
+
+
+def _fold(op, rows, which=None):
+    """`op` folded left to right over `rows[k]` for k in `which` (default: every row): elementwise, in a fixed order."""
+    which = range(len(rows)) if which is None else which
+    return functools.reduce(op, (rows[k] for k in which))
 
 
 def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:

@@ -34,11 +34,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm  # the plain bar: tqdm.auto wants ipywidgets in a notebook
 
-from edujax import devices
+from edujax import devices, outcomes
 from edujax.errors import UserError
 from edujax.experiment import Experiment, check_precision, check_steps
 from edujax.grid import Grid, spread_indices
-from edujax.outcomes import OUTCOMES, assess
+from edujax.outcomes import OUTCOMES, summarize
 from edujax.files import atomic_write, write_npz
 from edujax.result import SweepResult, evaluate_boundaries, restore_state, storable
 
@@ -184,37 +184,38 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, metrics = experiment.step(state, hparams)
             return state, as_dtype(metrics, dtype)
 
+        def widen(envelope, loss):  # a window's envelope, hi + i·lo, taking in one more loss
+            return jax.lax.complex(jnp.maximum(jnp.real(envelope), loss), jnp.minimum(jnp.imag(envelope), loss))
+
         def advance(carry, _):
-            state, hi, lo = carry
+            state, envelope = carry
             state, metrics = evaluate(state)
-            return (state, jnp.maximum(hi, metrics["loss"]), jnp.minimum(lo, metrics["loss"])), None
+            return (state, widen(envelope, metrics["loss"])), None
 
         def scan_steps(carry, length):
             small = sum(leaf.size for leaf in jax.tree.leaves(carry[0])) <= UNROLL_MAX_STATE
             return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL) if small else 1)[0]
 
         def window(carry, _):
-            # Emit the *previous* window's record and keep this one's in the carry:
-            # the scan output then only copies a carried buffer, instead of
-            # re-running the fused window single-threaded to write it.
-            state, pending = carry
+            # Emit the *previous* window (closed on this window's first loss) and keep this one in the carry:
+            # the scan output then only copies a carried buffer, instead of re-running the fused window
+            # single-threaded to write it, and each record's loss is computed once.
+            state, (record, envelope) = carry
             state, first = evaluate(state)  # the record: metrics at the window's first step
-            state, hi, lo = scan_steps((state, first["loss"], first["loss"]), plan.window - 1)
-            # Close the window on the next record's loss, evaluated again by the next window.
-            closing = evaluate(state)[1]["loss"]
-            envelope = jax.lax.complex(jnp.maximum(hi, closing), jnp.minimum(lo, closing))
-            return (state, (kept_metrics(first), envelope)), pending
+            closed = (record, widen(envelope, first["loss"]))
+            state, opened = scan_steps((state, jax.lax.complex(first["loss"], first["loss"])), plan.window - 1)
+            return (state, (kept_metrics(first), opened)), closed
 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
-        placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))
+        placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))  # emitted first, dropped
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, envelope = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
-        hi, lo = jnp.real(envelope), jnp.imag(envelope)
-        # Leftover steps belong to the last window.
-        state, hi_end, lo_end = scan_steps((state, hi[-1], lo[-1]), plan.lead)
+        # Leftover steps belong to the last window, closed on the final loss.
+        state, last = scan_steps((state, envelope[-1]), plan.lead)
         following, final = evaluate(state)
-        hi, lo = hi.at[-1].set(jnp.maximum(hi_end, final["loss"])), lo.at[-1].set(jnp.minimum(lo_end, final["loss"]))
+        envelope = envelope.at[-1].set(widen(last, final["loss"]))
+        hi, lo = jnp.real(envelope), jnp.imag(envelope)
         after, before = _float_leaves(following), _float_leaves(state)
         frozen = jnp.all(jnp.stack([jnp.all(a == b) for a, b in zip(after, before)])) if before else jnp.asarray(False)
         moved = _norm([a - b for a, b in zip(after, before)]) / jnp.maximum(_norm(before), jnp.finfo(dtype).tiny)
@@ -231,10 +232,16 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
 
 def judge(runs: dict, global_min, record_steps, criteria) -> dict:
     """`assess` on a batch of reduced runs (the outputs of `run_one`)."""
+    return decide(summarize(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, criteria), runs,
+                  record_steps, criteria)
+
+
+def decide(summary: dict, runs: dict, record_steps, criteria) -> dict:
+    """`edujax.outcomes.decide` on `summarize`'s numbers and a batch of reduced runs."""
     initial, final = runs["initial"], runs["final"]
-    return assess(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, record_steps, criteria,
-                  grad0=initial.get("grad_norm"), grad=final.get("grad_norm"), newton=final.get("newton_gain"),
-                  frozen=runs["frozen"], moved=runs["moved"])
+    return outcomes.decide(summary, record_steps, criteria, grad0=initial.get("grad_norm"),
+                           grad=final.get("grad_norm"), newton=final.get("newton_gain"), frozen=runs["frozen"],
+                           moved=runs["moved"])
 
 
 #: The metrics kept at the first step: what the classifier reads there (the rest, e.g. a Newton step, is
@@ -246,18 +253,34 @@ PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "f
 
 
 def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool,
-                    block: int = 0):
+                    block: int = 0, mesh=None):
     """`(hparams, key, global_min) -> {"runs": per-run outputs, "kept": records (and states)}` for a batch:
-    one vmap over it, or with `block` a loop over blocks of that many runs, each vmapped."""
-    one = run_one(experiment, plan, dtype, keep_state)
+    one vmap over it, or with `block` a loop over blocks of that many runs, each vmapped, on every device of
+    `mesh` (`shard_map` over the devices, `lax.map` over blocks)."""
+    train = run_one(experiment, plan, dtype, keep_state)
+
+    def one(hparams, key, global_min):
+        run = train(hparams, key)
+        if judged:  # the records' summary per run, under the vmap: it reads each window's values as one row
+            run["summary"] = summarize(run["records"]["loss"], run["hi"], run["lo"], global_min, criteria)
+        return run
+
+    def batch(hparams, key, global_min):
+        if block:
+            return jax.lax.map(lambda row: one(row, key, global_min), hparams, batch_size=block)
+        return jax.vmap(one, in_axes=(0, None, None))(hparams, key, global_min)
+
+    if block:  # check_vma=False: lax.switch in a vmapped step trips the varying-axes check (JAX's own workaround)
+        rows, whole = devices.row_sharding(mesh).spec, jax.sharding.PartitionSpec()
+        batch = jax.shard_map(batch, mesh=mesh, in_specs=(rows, whole, whole), out_specs=rows, check_vma=False)
 
     def chunk(hparams, key, global_min):
-        if block:
-            runs = jax.lax.map(lambda row: one(row, key), hparams, batch_size=block)
-        else:
-            runs = jax.vmap(one, in_axes=(0, None))(hparams, key)
-        if judged:
-            runs.update(judge(runs, global_min, plan.record_steps, criteria))
+        runs = batch(hparams, key, global_min)
+        if judged:  # the rules, on the whole batch, outside any block loop and from materialised inputs: the same
+            # machine code however the runs were blocked (a log fused with other work can round its last bit apart)
+            summary, inputs = jax.lax.optimization_barrier(
+                (runs.pop("summary"), {name: runs[name] for name in ("initial", "final", "frozen", "moved")}))
+            runs.update(decide(summary, inputs, plan.record_steps, criteria))
         per_run = {name: runs.pop(name) for name in PER_RUN if name in runs}
         return {"runs": per_run, "kept": runs}
 
@@ -277,10 +300,8 @@ def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tu
     specs = {name: jax.ShapeDtypeStruct((batch,), dt, sharding=rows) for name, dt in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
     blocked = block if block and batch // mesh.size > block else 0
-    chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state, blocked)
-    if blocked:  # check_vma=False: lax.switch in a vmapped step trips the varying-axes check (JAX's own workaround)
-        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=(rows.spec, jax.sharding.PartitionSpec(),
-                              jax.sharding.PartitionSpec()), out_specs=rows.spec, check_vma=False)
+    chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state, blocked,
+                            mesh)
     with _tracing_user_code(experiment):
         lowered = jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
     return lowered.compile()
@@ -485,7 +506,7 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
             parts.append(part)
             bar.update(valid)
     run_s = time.perf_counter() - start
-    merged = jax.tree.map(lambda *chunks: np.concatenate(chunks), *parts)
+    merged = parts[0] if len(parts) == 1 else jax.tree.map(lambda *chunks: np.concatenate(chunks), *parts)
     stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(parts), "chunk_size": chunk,
              "resumed_chunks": resumed, "devices": mesh.size, "bytes_per_run_estimate": per_run,
              "block": block if chunk // mesh.size > block else 0, "checkpoint": str(folder) if folder else None}
