@@ -356,11 +356,12 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     return row
 
 
-#: The scaling row: the quadratic's grid at these sides (65,536 to 16,777,216 settings), this many steps.
-SCALING_SIDES, SCALING_STEPS = (256, 1024, 4096), 100
+#: The scaling rows: the quadratic's grid at these sides (65,536 to 16,777,216 settings), at each of these step
+#: counts (100: the per-run work weighs most; 500: the experiment's own).
+SCALING_SIDES, SCALING_STEPS = (256, 1024, 4096), (100, 500)
 
 
-def scaling(sides=SCALING_SIDES, steps: int = SCALING_STEPS, repeats: int = 3) -> list[dict]:
+def scaling(sides=SCALING_SIDES, steps: int = 100, repeats: int = 3) -> list[dict]:
     """Throughput against grid size on the quadratic: edujax's whole sweep (classification and every
     host-side step included, compile excluded) and the in-place NumPy loop, each the best of `repeats`,
     timed alternately in one process."""
@@ -435,6 +436,8 @@ def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="just these workloads, by experiment name")
     parser.add_argument("--scaling", nargs="*", type=positive, default=list(SCALING_SIDES), metavar="SIDE",
                         help="grid sides of the quadratic's scaling rows (default: 256 1024 4096; none: skip them)")
+    parser.add_argument("--scaling-steps", nargs="+", type=positive, default=list(SCALING_STEPS), metavar="STEPS",
+                        help="step counts of the scaling rows (default: 100 500)")
     args = parser.parse_args(argv)
     present = [w for w in WORKLOADS if w.experiment in registry.available()]
     if args.only:
@@ -470,13 +473,14 @@ def main(argv=None) -> int:
             print(f"{row['workload']}: {row['edujax_rate']:.3g} settings·steps/s, the same sweep without it"
                   f" {row['without_rate']:.3g}: {row['vs_without']:.2f}× the throughput (same run)")
     quadratic = any(w.experiment == "quadratic" for w in present)
-    grow = scaling(args.scaling, repeats=args.repeats) if args.scaling and quadratic else []
+    grow = [row for steps in args.scaling_steps for row in scaling(args.scaling, steps, repeats=args.repeats)
+            ] if args.scaling and quadratic else []
     if grow:
-        print(f"\nscaling: the quadratic, {SCALING_STEPS} steps, whole sweep (classified, on the host) against the"
-              " in-place NumPy loop, best of each:")
-        print(f"{'settings':>12s} {'edujax /s':>10s} {'numpy /s':>10s} {'× numpy':>8s}")
+        print("\nscaling: the quadratic, the whole sweep (classified, host work included) against the in-place NumPy"
+              " loop, best of each:")
+        print(f"{'settings':>12s} {'steps':>6s} {'edujax /s':>10s} {'numpy /s':>10s} {'× numpy':>8s}")
         for row in grow:
-            print(f"{row['settings']:>12,d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e}"
+            print(f"{row['settings']:>12,d} {row['steps']:>6d} {row['edujax_rate']:10.2e} {row['numpy_rate']:10.2e}"
                   f" {row['vs_numpy']:8.1f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -161,6 +161,13 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     and one sum in a fixed order), so a run's summary has the same bits
     however runs are batched: the runner computes it per run, under the vmap,
     reading each window's values for a whole batch as one contiguous row.
+    Gaps are measured from `global_min` (f*): g0, gT the first and last gap.
+
+    >>> import numpy as np
+    >>> curve = np.array([4.0, 2.0, 1.0])                   # two windows of one step each
+    >>> s = summarize(curve, np.maximum(curve[:-1], curve[1:]), np.minimum(curve[:-1], curve[1:]), 0.0)
+    >>> float(s["g0"]), float(s["gT"]), bool(s["finite"])
+    (4.0, 1.0, True)
     """
     c = criteria
     loss = jnp.asarray(loss)
@@ -197,7 +204,15 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
 
 def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
            grad0=None, grad=None, newton=None, frozen=None, moved=None) -> dict:
-    """The second stage of `assess`: the rules of this module's docstring applied to `summarize`'s numbers."""
+    """The second stage of `assess`: the rules of this module's docstring applied to `summarize`'s numbers
+    (elementwise over the runs); the keyword arguments are `assess`'s.
+
+    >>> import numpy as np
+    >>> curve = 100 * 0.5 ** np.arange(41.0)                # halves every step: 40 windows of one step
+    >>> s = summarize(curve, curve[:-1], curve[1:], 0.0)
+    >>> OUTCOMES[int(decide(s, np.arange(41))["outcome"])]
+    'converged'
+    """
     c = criteria
     g0, gT = summary["g0"], summary["gT"]
     dtype = g0.dtype

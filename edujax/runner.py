@@ -2,8 +2,9 @@
 
 `sweep` builds `jit(vmap(run_one))`: `run_one` trains a single grid point with
 `lax.scan`, reduces its metrics on the fly and (when the experiment knows its
-global minimum) judges it with `edujax.outcomes.assess` in the same compiled
-function; `vmap` runs every point of a chunk at once. Hyperparameters are
+global minimum) summarises its records for the judge (`edujax.outcomes.summarize`,
+per run under the vmap); `edujax.outcomes.decide` then judges the whole batch
+in the same compiled function. `vmap` runs every point of a chunk at once. Hyperparameters are
 arguments of the compiled function, so a new grid of the same shape reuses the
 executable (see `_compile`'s cache).
 
@@ -48,7 +49,8 @@ from edujax.result import SweepResult, evaluate_boundaries, restore_state, stora
 BATCH_MULTIPLE = 64
 
 #: Steps unrolled per inner-scan iteration: enough for XLA to fuse a window's
-#: steps into one pass over the batch, small enough to compile in a blink.
+#: steps into one pass over the batch, small enough to compile in a blink
+#: (a window of up to twice this many steps is unrolled whole).
 MAX_UNROLL = 16
 
 #: Only states this small (in numbers per run) are unrolled: a scalar problem's
@@ -194,7 +196,8 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
 
         def scan_steps(carry, length):
             small = sum(leaf.size for leaf in jax.tree.leaves(carry[0])) <= UNROLL_MAX_STATE
-            return jax.lax.scan(advance, carry, None, length=length, unroll=min(length, MAX_UNROLL) if small else 1)[0]
+            unroll = (length if length <= 2 * MAX_UNROLL else MAX_UNROLL) if small else 1  # a whole short window:
+            return jax.lax.scan(advance, carry, None, length=length, unroll=unroll)[0]  # no leftover steps apart
 
         def window(carry, _):
             # Emit the *previous* window (closed on this window's first loss) and keep this one in the carry:
@@ -483,34 +486,63 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
     f_star = np.asarray(0.0 if global_min is None else global_min, dtype)
     shapes = compiled.out_info
-    parts, resumed = [], 0
+    starts = range(0, n, chunk)
+    merged = None if len(starts) == 1 else {  # every chunk's results are copied straight into their place
+        "runs": jax.tree.map(lambda s: np.empty((n,) + tuple(s.shape[1:]), s.dtype), shapes["runs"]),
+        "kept": jax.tree.map(lambda s: np.empty((len(kept_rows),) + tuple(s.shape[1:]), s.dtype), shapes["kept"])}
+    resumed = 0
     start = time.perf_counter()
     with tqdm(total=n, unit="settings", desc=experiment.name, disable=not progress, leave=False) as bar:
-        for index, lo in enumerate(range(0, n, chunk)):
+        for index, lo in enumerate(starts):
             valid = min(chunk, n - lo)
-            mine = kept_rows[(kept_rows >= lo) & (kept_rows < lo + valid)] - lo
+            first_kept, last_kept = np.searchsorted(kept_rows, [lo, lo + valid])  # kept_rows is sorted
+            mine = kept_rows[first_kept:last_kept] - lo
             like = {"runs": _rows_like(shapes["runs"], valid), "kept": _rows_like(shapes["kept"], len(mine))}
             saved = folder / f"chunk-{index:05d}.npz" if folder else None
             part = _load_chunk(saved, like) if saved is not None and saved.exists() else None
             if part is not None:
                 resumed += 1
+                if merged is None:
+                    merged = part
+                else:
+                    _place(merged["runs"], part["runs"], slice(lo, lo + valid))
+                    _place(merged["kept"], part["kept"], slice(first_kept, last_kept))
             else:
                 rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
                 out = devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key, f_star))
                 every = len(mine) == valid  # every run kept: a view, not a gathered copy
-                part = {"runs": jax.tree.map(lambda a: a[:valid], out["runs"]),
-                        "kept": jax.tree.map(lambda a: a[:valid] if every else a[mine], out["kept"])}
+                if merged is None:  # one chunk: its results as they came
+                    part = merged = {"runs": jax.tree.map(lambda a: a[:valid], out["runs"]),
+                                     "kept": jax.tree.map(lambda a: a[:valid] if every else a[mine], out["kept"])}
+                else:
+                    part = {"runs": _place(merged["runs"], out["runs"], slice(lo, lo + valid), valid),
+                            "kept": _place(merged["kept"], out["kept"], slice(first_kept, last_kept),
+                                           valid if every else mine)}
                 if saved is not None and devices.is_main_process():
                     folder.mkdir(parents=True, exist_ok=True)
                     _save_chunk(saved, part)
-            parts.append(part)
             bar.update(valid)
     run_s = time.perf_counter() - start
-    merged = parts[0] if len(parts) == 1 else jax.tree.map(lambda *chunks: np.concatenate(chunks), *parts)
-    stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(parts), "chunk_size": chunk,
+    stats = {"compile_s": compile_s, "run_s": run_s, "chunks": len(starts), "chunk_size": chunk,
              "resumed_chunks": resumed, "devices": mesh.size, "bytes_per_run_estimate": per_run,
              "block": block if chunk // mesh.size > block else 0, "checkpoint": str(folder) if folder else None}
     return merged, stats
+
+
+def _place(into, tree, where: slice, rows=None):
+    """Copy `tree`'s leaves (their first `rows` rows, or the rows indexed by `rows`; None: all) into `into`'s
+    leaves at `where`; returns the filled views."""
+    def put(target, leaf):
+        view = target[where]
+        if rows is None:
+            view[...] = leaf
+        elif isinstance(rows, int):
+            view[...] = leaf[:rows]
+        else:
+            np.take(leaf, rows, axis=0, out=view)
+        return view
+
+    return jax.tree.map(put, into, tree)
 
 
 def _rows_like(tree, rows: int):

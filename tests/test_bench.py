@@ -9,7 +9,7 @@ def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
     reaches edujax's final losses) and the scaling rows their grid sizes. (The neural rows' FLOP shares
     take minutes on a CPU: `make bench` runs them.)"""
     argv = ["--only", "quadratic", "--out", str(tmp_path), "--repeats", "1", "--sample", "2",
-            "--scaling", "16", "32"]
+            "--scaling", "16", "32", "--scaling-steps", "100"]
     assert bench.main(argv) == 0
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["matmul_peak_flops"] > 0 and report["matmul_peak_size"] >= 1024
