@@ -160,7 +160,7 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     Exact operations only (slices, subtractions, comparisons, maxima, minima
     and one sum in a fixed order), so a run's summary has the same bits
     however runs are batched: the runner computes it per run, under the vmap,
-    reading each window's values for a whole batch as one contiguous row.
+    where each window's values for a whole batch lie in one row.
     Gaps are measured from `global_min` (f*): g0, gT the first and last gap.
 
     >>> import numpy as np
@@ -172,7 +172,7 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     c = criteria
     loss = jnp.asarray(loss)
     dtype = loss.dtype if jnp.issubdtype(loss.dtype, jnp.floating) else jnp.float32
-    # Window-major: loss[k] holds record k of every run, so each number below is a few elementwise passes.
+    # Window-major: loss[k] holds record k of every run.
     loss, hi, lo = (jnp.moveaxis(jnp.asarray(a, dtype), -1, 0) for a in (loss, hi, lo))
     windows = hi.shape[0]
     J = c.final_windows(windows)
@@ -183,22 +183,18 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     m = max(1, len(tail) // 2)
     first_block = range(max(0, windows - 2 * J), windows - J)
     finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
-    first_bad = jnp.zeros(loss.shape[1:], jnp.int32)  # the first non-finite window (0 when every one is finite)
-    for k in reversed(range(windows)):
-        first_bad = jnp.where(finite_windows[k], first_bad, k)
     return {
         "g0": gap[0], "gT": gap[-1], "g_part": gap[-J - 1],
-        "finite": _fold(jnp.logical_and, jnp.isfinite(loss)) & _fold(jnp.logical_and, finite_windows),
-        "first_bad": first_bad,
-        "part_hi": _fold(jnp.maximum, hi, final), "part_lo": _fold(jnp.minimum, lo, final),
-        "swings": _fold(jnp.add, hi - lo, final),
+        "finite": jnp.isfinite(loss).all(0) & finite_windows.all(0),
+        "first_bad": jnp.argmax(~finite_windows, axis=0).astype(jnp.int32),  # 0 when every window is finite
+        "part_hi": hi[-J:].max(0), "part_lo": lo[-J:].min(0),
+        "swings": _fold(jnp.add, hi - lo, final),  # a sum in a fixed order: the same bits however runs are batched
         "tail_top": top[tail[0]], "last_top": top[-1],
-        "tail_rising": (_fold(jnp.logical_and, top[1:] > top[:-1], tail[:-1]) if len(tail) > 1
-                        else jnp.ones(loss.shape[1:], bool)),
+        "tail_rising": (top[tail[0] + 1:] > top[tail[0]:-1]).all(0),
         "bottoms": (bottom[-1 - 2 * m], bottom[-1 - m], bottom[-1]),
-        "bottoms_scale": _fold(jnp.maximum, jnp.abs(lo), range(windows - 1 - 2 * m, windows)),
-        "earlier_top": _fold(jnp.maximum, top, first_block) if len(first_block) else top[0],
-        "later_top": _fold(jnp.maximum, top, final),
+        "bottoms_scale": jnp.abs(lo[-1 - 2 * m:]).max(0),
+        "earlier_top": top[first_block.start:first_block.stop].max(0) if len(first_block) else top[0],
+        "later_top": top[-J:].max(0),
     }
 
 
