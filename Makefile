@@ -19,11 +19,10 @@ ARGS ?=
 sweep: $(STAMP)
 	$(PY) -m edujax sweep $(ARGS) --out results
 
-# Three workers, each test file on one of them (its module fixtures computed once): XLA compiles on one
-# thread and most of the suite's time is compiling, so a third process keeps both cores busy while the
-# others compile.
+# Two workers, each test file on one of them (its module fixtures computed once): XLA compiles on one
+# thread, so a second process keeps both cores busy while the other compiles.
 test: $(STAMP) chromium
-	$(PY) -m pytest -q -n 3 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # The results page is tested in Debian's headless Chromium. Install it when missing; where that
 # cannot be done (no root or no apt-get) say so: the browser test then skips with a clear message.
