@@ -1,4 +1,4 @@
-"""Shared fixtures: small experiments that compile in well under a second; the slowest files run first."""
+"""Shared fixtures: small experiments that compile in well under a second."""
 import jax.numpy as jnp
 import optax
 import pytest
@@ -40,14 +40,3 @@ def jax_normal(key):
 
     return jax.random.normal(key, (), jnp.float32)
 
-
-#: The files that take longest (a minute or more of compiling and sweeping each), started first: with
-#: `make test`'s two workers taking one file at a time, a long file started last would leave one core idle
-#: while it finishes.
-SLOW_FILES = ("test_readme.py", "test_notebook.py", "test_landscapes.py", "test_fractal_boundary.py",
-              "test_scale.py", "test_gan_ring.py", "test_regression.py", "test_pipeline.py", "test_page.py")
-
-
-def pytest_collection_modifyitems(items):
-    first = {name: rank for rank, name in enumerate(SLOW_FILES)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
