@@ -39,4 +39,3 @@ def jax_normal(key):
     import jax
 
     return jax.random.normal(key, (), jnp.float32)
-
