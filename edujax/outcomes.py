@@ -178,22 +178,22 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     J = c.final_windows(windows)
     f_star = jnp.asarray(global_min, dtype)
     gap, top, bottom = loss - f_star, hi - f_star, lo - f_star
-    final = range(windows - J, windows)  # the final part's windows
-    tail = range(max(0, windows - J - 1), windows)  # ... and the window before it
-    m = max(1, len(tail) // 2)
-    first_block = range(max(0, windows - 2 * J), windows - J)
+    before = max(0, windows - J - 1)  # the window before the final part (the tail starts there)
+    m = max(1, (windows - before) // 2)
+    earlier = top[max(0, windows - 2 * J):windows - J]  # the J windows before the final part
     finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
     return {
         "g0": gap[0], "gT": gap[-1], "g_part": gap[-J - 1],
         "finite": jnp.isfinite(loss).all(0) & finite_windows.all(0),
         "first_bad": jnp.argmax(~finite_windows, axis=0).astype(jnp.int32),  # 0 when every window is finite
         "part_hi": hi[-J:].max(0), "part_lo": lo[-J:].min(0),
-        "swings": _fold(jnp.add, hi - lo, final),  # a sum in a fixed order: the same bits however runs are batched
-        "tail_top": top[tail[0]], "last_top": top[-1],
-        "tail_rising": (top[tail[0] + 1:] > top[tail[0]:-1]).all(0),
+        # a sum in a fixed order (left to right): the same bits however runs are batched
+        "swings": functools.reduce(jnp.add, [hi[k] - lo[k] for k in range(windows - J, windows)]),
+        "tail_top": top[before], "last_top": top[-1],
+        "tail_rising": (top[before + 1:] > top[before:-1]).all(0),
         "bottoms": (bottom[-1 - 2 * m], bottom[-1 - m], bottom[-1]),
         "bottoms_scale": jnp.abs(lo[-1 - 2 * m:]).max(0),
-        "earlier_top": top[first_block.start:first_block.stop].max(0) if len(first_block) else top[0],
+        "earlier_top": earlier.max(0) if len(earlier) else top[0],
         "later_top": top[-J:].max(0),
     }
 
@@ -305,12 +305,6 @@ def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
     progress = jnp.log10(jnp.maximum(gT, tiny)) - start_decades
     measure = jnp.where(nonfinite, blown, progress)
     return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
-
-
-def _fold(op, rows, which=None):
-    """`op` folded left to right over `rows[k]` for k in `which` (default: every row): elementwise, in a fixed order."""
-    which = range(len(rows)) if which is None else which
-    return functools.reduce(op, (rows[k] for k in which))
 
 
 def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:

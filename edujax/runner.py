@@ -196,8 +196,9 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
 
         def scan_steps(carry, length):
             small = sum(leaf.size for leaf in jax.tree.leaves(carry[0])) <= UNROLL_MAX_STATE
-            unroll = (length if length <= 2 * MAX_UNROLL else MAX_UNROLL) if small else 1  # a whole short window:
-            return jax.lax.scan(advance, carry, None, length=length, unroll=unroll)[0]  # no leftover steps apart
+            # A short window unrolled whole: no leftover steps compiled apart from the unrolled loop.
+            unroll = (length if length <= 2 * MAX_UNROLL else MAX_UNROLL) if small else 1
+            return jax.lax.scan(advance, carry, None, length=length, unroll=unroll)[0]
 
         def window(carry, _):
             # Emit the *previous* window (closed on this window's first loss) and keep this one in the carry:
