@@ -5,6 +5,7 @@ import optax
 import pytest
 
 import edujax as ej
+from edujax import runner
 from edujax.errors import UserError
 from edujax.outcomes import DIVERGED
 from edujax.runner import RecordPlan
@@ -27,7 +28,7 @@ def assert_same_result(a, b):
 
 
 def test_result_shapes_follow_the_grid(quadratic):
-    result = ej.sweep(quadratic, small_grid(), 60, records=12)
+    result = ej.sweep(quadratic, small_grid(), 60, records=12, examples_per_outcome=0)
     assert result.outcome.shape == (9, 5)
     assert result.loss.shape == (9, 5, 13) and result.hi.shape == (9, 5, 12) and result.lo.shape == (9, 5, 12)
     assert result.measure.shape == result.steps_to_go.shape == result.frozen.shape == (9, 5)
@@ -60,7 +61,7 @@ def plain_loop(result, index, steps):
 
 def test_recorded_loss_is_the_exact_trajectory(quadratic):
     """Step t of the trace is the loss after t updates (checked against a plain loop)."""
-    result = ej.sweep(quadratic, small_grid(), 20, records=20)
+    result = ej.sweep(quadratic, small_grid(), 20, records=20, examples_per_outcome=0)
     np.testing.assert_allclose(result.loss[3, 2], plain_loop(result, (3, 2), 20), rtol=1e-5)
 
 
@@ -69,7 +70,7 @@ def test_the_envelope_is_each_windows_largest_and_smallest_loss(quadratic, steps
     """hi/lo of window j span every step from record j to record j + 1, both included; leftover steps
     (steps not divisible by the windows) belong to the last window; a window may be one step long."""
     grid = ej.Grid(ej.values("learning_rate", [0.05, 0.19, 0.21], scale="log"), ej.values("start_angle", [30.0, 80.0]))
-    result = ej.sweep(quadratic, grid, steps, records=records)
+    result = ej.sweep(quadratic, grid, steps, records=records, examples_per_outcome=0)
     plan = RecordPlan.make(steps, records)
     for index in np.ndindex(result.outcome.shape):
         curve = plain_loop(result, index, steps)
@@ -95,7 +96,7 @@ def test_float64_sweeps_compute_in_float64(quadratic):
         expected.append(0.5 * np.sum(lam * x**2))
         x = x - lr * lam * x
     np.testing.assert_allclose(result.loss[5, 3], expected, rtol=1e-13)
-    assert ej.sweep(quadratic, small_grid(), 20).loss.dtype == np.float32
+    assert ej.sweep(quadratic, small_grid(), 20, examples_per_outcome=0).loss.dtype == np.float32
     with pytest.raises(UserError, match="precision"):
         ej.sweep(quadratic, small_grid(), 20, precision="float16")
 
@@ -155,7 +156,7 @@ def test_new_grid_values_do_not_recompile():
 
 def test_diverging_runs_are_data_not_crashes(quadratic):
     result = ej.sweep(quadratic, ej.Grid(ej.logspace("learning_rate", 5.0, 50.0, 3),
-                                         ej.linspace("start_angle", 10, 80, 2)), 400)
+                                         ej.linspace("start_angle", 10, 80, 2)), 400, examples_per_outcome=0)
     assert (result.outcome == DIVERGED).all()
     assert not np.isfinite(result.loss[..., -1]).any()
 
@@ -182,7 +183,7 @@ def test_non_scalar_loss_is_a_user_error():
 def test_unknown_global_min_falls_back_to_the_best_loss_seen():
     experiment = noisy_start_experiment("no_known_min")
     experiment = ej.Experiment(**{**experiment.__dict__, "global_min": None})
-    result = ej.sweep(experiment)
+    result = ej.sweep(experiment, examples_per_outcome=0)
     assert result.info["global_min"] == pytest.approx(float(np.nanmin(result.loss)))
     assert result.info["global_min_known"] is False
 
@@ -230,3 +231,14 @@ def test_no_examples_asked_means_no_extra_runs(quadratic, tmp_path):
     plots.render(result, tmp_path)  # the curves figure is simply empty
     result.save(tmp_path)
     assert len(ej.SweepResult.load(tmp_path).examples["index"]) == 0
+
+
+def test_only_steps_on_a_few_scalars_are_unrolled():
+    """A step as small as its state is unrolled; one that reduces over data or carries a big state is not."""
+    carry = (jnp.zeros(2), jnp.complex64(0))
+    halve = lambda c, _: ((c[0] / 2, c[1]), None)  # noqa: E731
+    assert runner._scalar_step(halve, carry)
+    data = jnp.arange(17.0)
+    fit = lambda c, _: ((c[0] - jnp.mean(data * c[0][0]), c[1]), None)  # noqa: E731
+    assert not runner._scalar_step(fit, carry)
+    assert not runner._scalar_step(halve, (jnp.zeros(runner.UNROLL_MAX_STATE + 1), jnp.complex64(0)))
