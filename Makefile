@@ -20,9 +20,10 @@ sweep: $(STAMP)
 	$(PY) -m edujax sweep $(ARGS) --out results
 
 # Two workers, each test file on one of them (its module fixtures computed once): XLA compiles on one
-# thread, so a second process keeps both cores busy while the other compiles.
+# thread, so a second process keeps both cores busy while the other compiles. Files start slowest first
+# (tests/conftest.py's order, kept by --no-loadscope-reorder), so neither worker finishes minutes before the other.
 test: $(STAMP) chromium
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # The results page is tested in Debian's headless Chromium. Install it when missing; where that
 # cannot be done (no root or no apt-get) say so: the browser test then skips with a clear message.
