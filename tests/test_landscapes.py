@@ -36,7 +36,7 @@ def test_tiny_steps_in_a_groove_are_local_min_and_the_floor_converges():
     experiment = registry.load("bumpy_basins")
     grooves = [(2.1, 0.9), (-2.9, 2.1)]
     floor = [(0.3, -0.2), (-0.4, 0.1)]
-    result = ej.sweep(experiment, start_grid(grooves + floor, 0.005), steps=400)
+    result = ej.sweep(experiment, start_grid(grooves + floor, 0.005), steps=400, examples_per_outcome=0)
     outcome = result.outcome[:, 0]
     assert list(outcome) == [LOCAL_MIN, LOCAL_MIN, CONVERGED, CONVERGED]
     # The stuck runs rest at a true local minimum of their own groove (zero gradient, positive
@@ -54,8 +54,8 @@ def test_groove_limit_separates_stuck_from_escaping():
     """Just below 2/λ_groove a far groove holds the marble; at lr = 0.3 it hops to the floor and converges."""
     experiment = registry.load("bumpy_basins")
     limit = 2 / landscapes.GROOVE_CURVATURE
-    stuck = ej.sweep(experiment, start_grid([(3.1, -2.9)], 0.8 * limit), steps=300)
-    escaped = ej.sweep(experiment, start_grid([(3.1, -2.9)], 0.3), steps=300)
+    stuck = ej.sweep(experiment, start_grid([(3.1, -2.9)], 0.8 * limit), steps=300, examples_per_outcome=0)
+    escaped = ej.sweep(experiment, start_grid([(3.1, -2.9)], 0.3), steps=300, examples_per_outcome=0)
     assert stuck.outcome.item() == LOCAL_MIN
     assert escaped.outcome.item() == CONVERGED
 
@@ -69,7 +69,7 @@ def test_groove_limit_separates_stuck_from_escaping():
 def test_classic_local_and_global_basins(name, grid):
     """A small step from inside a local basin is local_min; from inside the global basin it converges to the
     minimiser."""
-    result = ej.sweep(registry.load(name), grid, steps=2000)
+    result = ej.sweep(registry.load(name), grid, steps=2000, examples_per_outcome=0)
     assert list(result.outcome[:, 0]) == [LOCAL_MIN, CONVERGED]
     landscape = getattr(landscapes, name)
     reached = np.array([result.final["x"][1, 0], result.final["y"][1, 0]])
@@ -81,7 +81,7 @@ def test_himmelblau_run_ends_in_the_basin_it_starts_in():
     """Started 0.3 from each minimum with a small step, every run converges to that minimum."""
     experiment = registry.load("himmelblau")
     minima = np.asarray(landscapes.himmelblau.minima)
-    result = ej.sweep(experiment, start_grid(minima + [0.3, -0.3], 0.005), steps=300)
+    result = ej.sweep(experiment, start_grid(minima + [0.3, -0.3], 0.005), steps=300, examples_per_outcome=0)
     assert np.all(result.outcome == CONVERGED)
     reached = landscapes.himmelblau.nearest_minimum(result.final["x"][:, 0], result.final["y"][:, 0])
     assert list(reached) == [0, 1, 2, 3]
@@ -95,7 +95,7 @@ def test_himmelblau_minimum_cannot_hold_a_step_past_its_curvature_limit():
     sharp, gentle = (np.linalg.eigvalsh(hessian(jnp.asarray(m))).max()
                      for m in np.asarray(landscapes.himmelblau.minima)[[2, 0]])
     assert 2 / sharp < 0.017 < 2 / gentle
-    result = ej.sweep(experiment, start_grid([(-3.6, -3.1), (3.2, 2.2)], 0.017), steps=300)
+    result = ej.sweep(experiment, start_grid([(-3.6, -3.1), (3.2, 2.2)], 0.017), steps=300, examples_per_outcome=0)
     assert list(result.outcome[:, 0]) == [OSCILLATING, CONVERGED]
 
 

@@ -15,12 +15,12 @@ from edujax.runner import replay
 
 @pytest.fixture(scope="module")
 def house():
-    return ej.sweep(registry.load("house_prices"))
+    return ej.sweep(registry.load("house_prices"), examples_per_outcome=0)
 
 
 @pytest.fixture(scope="module")
 def house_l1():
-    return ej.sweep(registry.load("house_prices_l1"))
+    return ej.sweep(registry.load("house_prices_l1"), examples_per_outcome=0)
 
 
 def per_facet(result, name):

@@ -35,10 +35,10 @@ def test_a_grid_ten_times_the_budget_runs_in_chunks_with_the_same_numbers(quadra
     per_run = bytes_per_run(quadratic, RecordPlan.make(100, 50), signature)
     assert per_run > 4 * (51 + 50)  # at least the recorded loss and total variation
     budget = per_run * grid.size // 10 // jax.device_count()  # the budget is per device
-    bounded = ej.sweep(quadratic, grid, 100, records=50, max_memory=budget)
+    bounded = ej.sweep(quadratic, grid, 100, records=50, max_memory=budget, examples_per_outcome=0)
     assert bounded.info["chunks"] >= 10
     assert bounded.info["chunk_size"] * per_run <= budget * jax.device_count()
-    roomy = ej.sweep(quadratic, grid, 100, records=50)
+    roomy = ej.sweep(quadratic, grid, 100, records=50, examples_per_outcome=0)
     assert roomy.info["chunks"] == 1
     assert_same_numbers(bounded, roomy)
 
@@ -62,7 +62,7 @@ devices = int(sys.argv[2])
 assert jax.device_count() == devices, jax.devices()
 experiment = registry.load("quadratic")
 grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
-result = ej.sweep(experiment, grid, 80)
+result = ej.sweep(experiment, grid, 80, examples_per_outcome=0)
 assert result.info["devices"] == devices
 result.save(sys.argv[1])
 """
@@ -77,7 +77,7 @@ def test_sharded_over_more_devices_gives_the_same_numbers(quadratic, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
-    single = ej.sweep(quadratic, grid, 80)
+    single = ej.sweep(quadratic, grid, 80, examples_per_outcome=0)
     assert single.info["devices"] == jax.device_count()
     assert_same_numbers(SweepResult.load(tmp_path), single)
 
@@ -113,15 +113,16 @@ def test_damaged_checkpoints_are_detected_discarded_and_recomputed(quadratic, tm
     """A truncated chunk, a chunk of another shape and a chunk that is not a zip at all: each is thrown away and
     recomputed; the result equals a sweep without checkpoints, bit for bit."""
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 16), ej.linspace("start_angle", 0.0, 90.0, 32))
-    first = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path)  # 64 runs per device: ≥ 4 chunks
+    # 64 runs per device: ≥ 4 chunks
+    first = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path, examples_per_outcome=0)
     chunks = sorted(tmp_path.glob("*/chunk-*.npz"))
     assert len(chunks) == first.info["chunks"] >= 3
     chunks[0].write_bytes(chunks[0].read_bytes()[:100])  # truncated mid-write (by something other than edujax)
     chunks[1].write_bytes(b"not a zip file")
     chunks[2].write_bytes(chunks[-1].read_bytes() if chunks[2] != chunks[-1] else b"")  # a chunk of another size
-    again = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path)
+    again = ej.sweep(quadratic, grid, 60, chunk_size=64, checkpoint=tmp_path, examples_per_outcome=0)
     assert again.info["resumed_chunks"] == len(chunks) - 3
-    fresh = ej.sweep(quadratic, grid, 60, chunk_size=64)
+    fresh = ej.sweep(quadratic, grid, 60, chunk_size=64, examples_per_outcome=0)
     assert_same_numbers(again, fresh)
     assert sorted(tmp_path.glob("*/chunk-*.npz")) == chunks, "the damaged chunks are saved again, whole"
 

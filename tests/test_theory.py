@@ -43,7 +43,7 @@ def closed_form_gd_labels(experiment, result):
 
 def test_gd_labels_match_the_closed_form_trajectory(quadratic):
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 80), ej.linspace("start_angle", 0.0, 90.0, 12))
-    result = ej.sweep(quadratic, grid, STEPS, records=RECORDS)
+    result = ej.sweep(quadratic, grid, STEPS, records=RECORDS, examples_per_outcome=0)
     predicted = closed_form_gd_labels(quadratic, result)
     judged = predicted != None  # noqa: E711 (elementwise)
     assert judged.mean() > 0.8, "most cells should be away from the boundaries"
@@ -55,7 +55,7 @@ def test_gd_labels_match_the_closed_form_trajectory(quadratic):
 
 def test_gd_is_stable_iff_lr_below_two_over_lambda_max(quadratic):
     grid = ej.Grid(ej.logspace("learning_rate", 0.05, 1.0, 60), ej.linspace("start_angle", 10.0, 90.0, 5))
-    result = ej.sweep(quadratic, grid, STEPS, records=RECORDS)
+    result = ej.sweep(quadratic, grid, STEPS, records=RECORDS, examples_per_outcome=0)
     lr = result.hparams["learning_rate"]
     diverged = result.outcome == DIVERGED
     assert not diverged[lr < 0.95 * 2 / 10].any()
@@ -83,7 +83,7 @@ def momentum_experiment(nesterov: bool):
     ],
 )
 def test_momentum_stability_limit(nesterov, limit):
-    result = ej.sweep(momentum_experiment(nesterov), records=RECORDS)
+    result = ej.sweep(momentum_experiment(nesterov), records=RECORDS, examples_per_outcome=0)
     scaled_lr = result.hparams["learning_rate"] * 10.0 / limit(result.hparams["momentum"])
     diverged = result.outcome == DIVERGED
     assert not diverged[scaled_lr < 0.95].any(), "stable settings must not diverge"
@@ -95,7 +95,7 @@ def test_high_momentum_swings_decay_or_persist_as_the_envelope_beta_to_the_t(qua
     e^-5 over 500 steps, a decaying swing (slow); at β = 0.999 only e^-0.5: still swinging (oscillating)."""
     grid = ej.Grid(ej.logspace("learning_rate", 0.01, 0.1, 6),
                    ej.values("one_minus_momentum", [0.01, 0.001], scale="log"))
-    result = ej.sweep(quadratic_momentum, grid, 500)
+    result = ej.sweep(quadratic_momentum, grid, 500, examples_per_outcome=0)
     labels = np.asarray(OUTCOMES)[result.outcome]
     # β = 0.99: the loss after 500 steps is ≤ 0.99^500 · (start) · (a constant ≤ 4 for these rates) ≈ 0.03·start:
     # not within rtol, but shrinking by e per 100 steps: slow, never oscillating
