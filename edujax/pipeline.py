@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -286,13 +287,20 @@ def write_index(out: Path) -> Path:
 
 def find_experiment(folder: Path, result: SweepResult) -> tuple[Experiment | None, str]:
     """The experiment that made a saved result, from the source file its summary names
-    (older summaries: by name in `experiments/`); else None and why."""
+    (older summaries: by name in `experiments/`); else None and why. A result of the
+    running script takes the script's own `experiment` (importing the script again
+    would run its sweeps again)."""
     source = result.info.get(SOURCE)
     path = (Path(folder) / source).resolve() if source else registry.available().get(result.experiment)
     if path is None:
         return None, f"its summary names no source file, and experiments/ has no {result.experiment}.py"
     if not Path(path).is_file():
         return None, f"its source file {path} is gone"
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) and Path(main.__file__).resolve() == Path(path).resolve():
+        experiment = getattr(main, "experiment", None)  # the running script: importing it would run it again
+        if isinstance(experiment, Experiment) and experiment.name == result.experiment:
+            return experiment, str(path)
     try:
         experiment = registry.load_file(path)
     except UserError as err:

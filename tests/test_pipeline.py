@@ -112,6 +112,29 @@ def test_the_lock_lets_one_writer_in_at_a_time(tmp_path):
     assert most[0] == 1 and not (tmp_path / files.LOCK).exists()
 
 
+SCRIPT = """
+import optax
+import edujax as ej
+
+print("the script ran", flush=True)
+experiment = ej.minimize(name="study", loss=lambda p, h: p**2, params=lambda key, h: 1.0,
+                         optimizer=lambda h: optax.sgd(h["learning_rate"]),
+                         grid=ej.Grid(ej.logspace("learning_rate", 1e-2, 1.0, 4)), steps=20, global_min=0.0)
+ej.run(experiment, "results")
+print([p.name for p in ej.redraw("results/study")])
+"""
+
+
+def test_a_script_that_redraws_its_own_result_runs_once(tmp_path):
+    """`ej.redraw` of a result the running script made draws with the script's own experiment: importing the
+    script again (its summary names it as the source) would run its sweep a second time."""
+    (tmp_path / "study.py").write_text(SCRIPT)
+    proc = subprocess.run([sys.executable, "study.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("the script ran") == 1 and "['study']" in proc.stdout, proc.stdout
+    assert json.loads((tmp_path / "results" / "study" / "summary.json").read_text())["source"] == "../../study.py"
+
+
 def test_two_sweeps_into_one_folder_at_once_lose_nothing(tmp_path):
     """Two real processes sweep two experiments into one --out at the same moment."""
     out = tmp_path / "results"
