@@ -315,7 +315,9 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
 
     `out` is a results folder (every result in it) or one result's folder.
     Each result's experiment is loaded from the source file its summary
-    names, so its own figures are drawn again; a figure that cannot be
+    names (a result of the running script: the script's own experiment,
+    without running the script again), so its own figures are drawn again;
+    a figure that cannot be
     redrawn (the source is gone or broken) is kept as it was. Results whose
     arrays are not here (committed results before `make sweep`) are skipped;
     a damaged one stops everything before any file changes.

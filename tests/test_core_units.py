@@ -3,7 +3,6 @@ a result's files. No sweep runs here (the fast subset of `make mutate`)."""
 import io
 import json
 import os
-import zipfile
 from types import SimpleNamespace
 
 import jax

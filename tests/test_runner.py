@@ -145,7 +145,7 @@ def test_new_grid_values_do_not_recompile():
     ej.sweep(experiment)
     traced = len(traces)
     moved = ej.Grid(ej.logspace("learning_rate", 1e-2, 2.0, 6), ej.seeds(4, start=10))
-    result = ej.sweep(experiment, moved)
+    ej.sweep(experiment, moved)
     assert len(traces) == traced, "same grid shape, new values: no new trace"
     # a hyperparameter from `defaults` swept as an axis: new columns, so one new compile, then none
     ej.sweep(experiment, ej.Grid(ej.logspace("learning_rate", 1e-2, 2.0, 6), ej.linspace("curvature", 0.5, 4.0, 4)))
