@@ -317,8 +317,8 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
     Each result's experiment is loaded from the source file its summary
     names (a result of the running script: the script's own experiment,
     without running the script again), so its own figures are drawn again;
-    a figure that cannot be
-    redrawn (the source is gone or broken) is kept as it was. Results whose
+    a figure that cannot be redrawn (the source is gone or broken) is kept
+    as it was. Results whose
     arrays are not here (committed results before `make sweep`) are skipped;
     a damaged one stops everything before any file changes.
 
