@@ -318,9 +318,9 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
     names (a result of the running script: the script's own experiment,
     without running the script again), so its own figures are drawn again;
     a figure that cannot be redrawn (the source is gone or broken) is kept
-    as it was. Results whose
-    arrays are not here (committed results before `make sweep`) are skipped;
-    a damaged one stops everything before any file changes.
+    as it was. Results whose arrays are not here (committed results before
+    `make sweep`) are skipped; a damaged one stops everything before any
+    file changes.
 
     >>> import edujax as ej
     >>> _ = ej.run("quadratic", "/tmp/edujax-example", steps=100)
