@@ -55,12 +55,12 @@ BATCH_MULTIPLE = 64
 MAX_UNROLL = 16
 
 #: Only steps on a few scalars are unrolled: a state of at most this many
-#: numbers per run, and no value in the step bigger than the state (no batch
-#: of data, no matrix). Such steps fuse into one cheap loop over the batch,
-#: which unrolling speeds up; a step that reduces over data or multiplies
-#: matrices compiles nearly twice as long unrolled and runs slower (house
-#: prices, 500 steps: 9.9 s compile and 0.14 s run unrolled, 5.5 s and 0.07 s
-#: rolled).
+#: numbers per run, and no value in the step bigger than the state and its
+#: envelope (no batch of data, no matrix). Such steps fuse into one cheap
+#: loop over the batch, which unrolling speeds up; a step that reduces over
+#: data or multiplies matrices compiles nearly twice as long unrolled and
+#: runs slower (house prices, 500 steps: 9.9 s compile and 0.14 s run
+#: unrolled, 5.5 s and 0.07 s rolled).
 UNROLL_MAX_STATE = 64
 
 #: On a CPU, each device trains its share of a chunk in blocks of runs whose
@@ -201,7 +201,7 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
 
         def scan_steps(carry, length):
             # A short window unrolled whole: no leftover steps compiled apart from the unrolled loop.
-            unroll = (length if length <= 2 * MAX_UNROLL else MAX_UNROLL) if _scalar_step(advance, carry) else 1
+            unroll = (length if length <= 2 * MAX_UNROLL else MAX_UNROLL) if scalar else 1
             return jax.lax.scan(advance, carry, None, length=length, unroll=unroll)[0]
 
         def window(carry, _):
@@ -217,6 +217,7 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
         state = experiment.init(setting_key(key, hparams), hparams)
         _, start = evaluate(state)
         placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))  # emitted first, dropped
+        scalar = _scalar_step(advance, (state, placeholder[1]))  # decided once: it traces one more step
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, envelope = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         # Leftover steps belong to the last window, closed on the final loss.
@@ -239,17 +240,17 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
 
 
 def _scalar_step(advance, carry) -> bool:
-    """Whether one step `advance(carry, None)` is worth unrolling: its carry holds at most `UNROLL_MAX_STATE`
-    numbers per run and no value it computes (sub-computations included) holds more than the carry."""
-    size = sum(leaf.size for leaf in jax.tree.leaves(carry))
-    if size > UNROLL_MAX_STATE:
+    """Whether one step `advance(carry, None)` of a carry (state, envelope) is worth unrolling: the state holds
+    at most `UNROLL_MAX_STATE` numbers per run and no value the step computes (sub-computations included) holds
+    more than the whole carry."""
+    if sum(leaf.size for leaf in jax.tree.leaves(carry[0])) > UNROLL_MAX_STATE:
         return False
 
     def largest(jaxpr) -> int:
         sizes = [int(np.prod(v.aval.shape)) for eqn in jaxpr.eqns for v in eqn.outvars if hasattr(v.aval, "shape")]
         return max([0, *sizes, *map(largest, jax.extend.core.subjaxprs(jaxpr))])
 
-    return largest(jax.make_jaxpr(advance)(carry, None).jaxpr) <= size
+    return largest(jax.make_jaxpr(advance)(carry, None).jaxpr) <= sum(leaf.size for leaf in jax.tree.leaves(carry))
 
 
 def judge(runs: dict, global_min, record_steps, criteria) -> dict:
