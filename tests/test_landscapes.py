@@ -132,19 +132,16 @@ def test_optimizer_axis_runs_through_the_same_grid_code():
     lrs, distances = ej.logspace("learning_rate", 0.002, 0.02, 3), ej.linspace("start_distance", 0.5, 3.0, 3)
     grid = ej.Grid(lrs, distances, experiment.grid.axis("optimizer"))
     both = ej.sweep(experiment, grid, steps=60, examples_per_outcome=0)
-    # The switch's last branch (each check is one more compile; test_switch_follows_each_candidate_exactly checks
-    # that every index takes its own candidate).
-    optimizers = list(experiment_module("bumpy_optimizers").OPTIMIZERS.values())
-    index, make = len(optimizers) - 1, optimizers[-1]
-    alone = ej.minimize(
-        name="alone", loss=landscapes.bumpy_bowl.loss, params=landscapes.ray_start(30.0),
-        metrics=landscapes.position, optimizer=lambda hparams: make(hparams["learning_rate"]),
-        grid=ej.Grid(lrs, distances), global_min=0.0,
-    )
-    single = ej.sweep(alone, steps=60, examples_per_outcome=0)
-    for column in ("x", "y", "loss"):
-        np.testing.assert_allclose(both.final[column][..., index], single.final[column], rtol=1e-3, atol=1e-4)
-    np.testing.assert_array_equal(both.outcome[..., index], single.outcome)
+    for index, make in enumerate(experiment_module("bumpy_optimizers").OPTIMIZERS.values()):
+        alone = ej.minimize(
+            name="alone", loss=landscapes.bumpy_bowl.loss, params=landscapes.ray_start(30.0),
+            metrics=landscapes.position, optimizer=lambda hparams, make=make: make(hparams["learning_rate"]),
+            grid=ej.Grid(lrs, distances), global_min=0.0,
+        )
+        single = ej.sweep(alone, steps=60, examples_per_outcome=0)
+        for column in ("x", "y", "loss"):
+            np.testing.assert_allclose(both.final[column][..., index], single.final[column], rtol=1e-3, atol=1e-4)
+        np.testing.assert_array_equal(both.outcome[..., index], single.outcome)
 
 
 def experiment_module(name):
