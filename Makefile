@@ -21,7 +21,7 @@ sweep: $(STAMP)
 
 # Two workers, each test file on one of them (its module fixtures computed once): XLA compiles on one
 # thread, so a second process keeps both cores busy while the other compiles. Files start slowest first
-# (tests/conftest.py's order, kept by --no-loadscope-reorder), so neither worker finishes minutes before the other.
+# (tests/conftest.py's order, kept by --no-loadscope-reorder), so neither worker finishes long before the other.
 test: $(STAMP) chromium
 	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -44,7 +44,7 @@ def jax_normal(key):
 #: The test files that take longest (about a minute or more of compiling and sweeping each, measured on a
 #: 2-core machine), slowest first. `make test` hands whole files to two workers in collection order (with
 #: `--no-loadscope-reorder`; by default pytest-xdist would start the files with the most tests first, which
-#: left the README's and the notebook's single long tests for last and one core idle for minutes).
+#: left the README's and the notebook's single long tests for last and one core idle for 100 s).
 SLOW_FILES = ("test_scale.py", "test_readme.py", "test_runner.py", "test_landscapes.py", "test_fractal_boundary.py",
               "test_regression.py", "test_pipeline.py", "test_notebook.py", "test_sharpness.py", "test_gan_ring.py",
               "test_page.py", "test_cli.py", "test_bench.py", "test_truth.py")
