@@ -243,14 +243,15 @@ def _scalar_step(advance, carry) -> bool:
     """Whether one step `advance(carry, None)` of a carry (state, envelope) is worth unrolling: the state holds
     at most `UNROLL_MAX_STATE` numbers per run and no value the step computes (sub-computations included) holds
     more than the whole carry."""
-    if sum(leaf.size for leaf in jax.tree.leaves(carry[0])) > UNROLL_MAX_STATE:
+    if sum(jnp.size(leaf) for leaf in jax.tree.leaves(carry[0])) > UNROLL_MAX_STATE:  # leaves may be Python floats
         return False
 
     def largest(jaxpr) -> int:
         sizes = [int(np.prod(v.aval.shape)) for eqn in jaxpr.eqns for v in eqn.outvars if hasattr(v.aval, "shape")]
         return max([0, *sizes, *map(largest, jax.extend.core.subjaxprs(jaxpr))])
 
-    return largest(jax.make_jaxpr(advance)(carry, None).jaxpr) <= sum(leaf.size for leaf in jax.tree.leaves(carry))
+    carried = sum(jnp.size(leaf) for leaf in jax.tree.leaves(carry))
+    return largest(jax.make_jaxpr(advance)(carry, None).jaxpr) <= carried
 
 
 def judge(runs: dict, global_min, record_steps, criteria) -> dict:
