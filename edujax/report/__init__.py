@@ -1,0 +1,1 @@
+"""Drawing and publishing: figures, maps and the results page. Imports core and store."""
