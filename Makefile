@@ -36,7 +36,7 @@ chromium:
 	else echo "make: chromium is missing and installing it needs root and apt-get: the browser test will be skipped"; fi
 
 bench: $(STAMP)
-	$(PY) -m edujax.bench
+	$(PY) benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) mutants results/*/sweep.npz results/*/run.json results/.partial

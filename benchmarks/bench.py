@@ -51,10 +51,14 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from edujax import devices, landscapes, registry, runner
-from edujax.errors import Parser, UserError, positive
-from edujax.grid import Grid, linspace, logspace
-from edujax.result import atomic_write
+from edujax.app import registry
+from edujax.app.cli import Parser, positive
+from edujax.core import landscapes
+from edujax.core.errors import UserError
+from edujax.core.grid import Grid, linspace, logspace
+from edujax.run import devices
+from edujax.run import sweep as runner
+from edujax.store.files import atomic_write
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,7 +433,7 @@ def table_line(row: dict) -> str:
 
 def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     """The options, and the workloads to run: those asked for, else every one present."""
-    parser = Parser(prog="python -m edujax.bench", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="results", help="where benchmark.json and benchmark.png go")
     parser.add_argument("--repeats", type=positive, default=3, help="edujax runs per workload (best is kept)")
     parser.add_argument("--sample", type=positive, default=4, help="settings timed for the Python-loop baseline")

@@ -2,32 +2,38 @@
 
 The public API is what `__all__` lists; experiment modules use nothing else
 (a test checks). `import edujax` gives JAX one CPU device per core (see
-`edujax.devices.use_every_cpu_core`), unless JAX was told otherwise first.
+`edujax.run.devices.use_every_cpu_core`), unless JAX was told otherwise first.
+This module is the façade over the layers (core, store, run, report, app; README, "Layout").
 """
 import importlib
 
-from edujax import devices as _devices
+from edujax.run import devices as _devices
 
 _devices.use_every_cpu_core()
 
-from edujax import landscapes, regression, schedules  # noqa: E402  (what several experiments share)
-from edujax.comparison import Comparison, compare  # noqa: E402
-from edujax.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness  # noqa: E402
-from edujax.errors import UserError  # noqa: E402
-from edujax.experiment import Boundary, Experiment, minimize  # noqa: E402
-from edujax.fractal import boundary_dimension, box_dimension  # noqa: E402
-from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
-from edujax.maps import describe_setting  # noqa: E402
-from edujax.optimizers import switch  # noqa: E402
-from edujax.outcomes import COLORS, OUTCOMES, Criteria, classify  # noqa: E402
-from edujax.registry import load  # noqa: E402  (an experiment by name in experiments/, or by path)
-from edujax.result import SweepResult  # noqa: E402
-from edujax.runner import replay, sweep  # noqa: E402
-from edujax.zooming import Zoom, zoom  # noqa: E402
+from edujax.app.registry import load  # noqa: E402  (an experiment by name in experiments/, or by path)
+from edujax.app.zoom import zoom  # noqa: E402
+from edujax.core import landscapes, regression, schedules  # noqa: E402  (what several experiments share)
+from edujax.core.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness  # noqa: E402
+from edujax.core.errors import UserError  # noqa: E402
+from edujax.core.experiment import Boundary, Experiment, minimize  # noqa: E402
+from edujax.core.fractal import boundary_dimension, box_dimension  # noqa: E402
+from edujax.core.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
+from edujax.core.optimizers import switch  # noqa: E402
+from edujax.core.outcomes import COLORS, OUTCOMES, Criteria, classify  # noqa: E402
+from edujax.report.maps import describe_setting  # noqa: E402
+from edujax.run.sweep import replay, sweep  # noqa: E402
+from edujax.store.comparison import Comparison, compare  # noqa: E402
+from edujax.store.result import SweepResult  # noqa: E402
+from edujax.store.zoom import Zoom  # noqa: E402
 
-#: Public names that import matplotlib (or the whole pipeline) on first use, so `import edujax` stays light.
-_LAZY = {"run": "edujax.pipeline", "redraw": "edujax.pipeline", "plots": None, "plots_landscapes": None,
-         "plots_regression": None, "boundary_figures": "edujax.fractal_plots"}
+#: Public names that import matplotlib (or the whole pipeline) on first use, so `import edujax` stays light:
+#: name -> (module, attribute), attribute None for a module itself.
+_LAZY = {"run": ("edujax.app.pipeline", "run"), "redraw": ("edujax.app.pipeline", "redraw"),
+         "write": ("edujax.app.pipeline", "write"),
+         "plots": ("edujax.report.plots", None), "plots_landscapes": ("edujax.report.plots_landscapes", None),
+         "plots_regression": ("edujax.report.plots_regression", None),
+         "boundary_figures": ("edujax.report.fractal_plots", "boundary_figures")}
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Comparison", "Criteria", "Experiment", "Grid", "OUTCOMES", "Sharpness",
@@ -41,5 +47,6 @@ __all__ = [
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'edujax' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name] or f"edujax.{name}")
-    return module if _LAZY[name] is None else getattr(module, name)
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)

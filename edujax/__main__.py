@@ -1,3 +1,3 @@
-from edujax.cli import entry
+from edujax.app.cli import entry
 
 entry()

@@ -1,10 +1,7 @@
 """Shared fixtures: small experiments that compile in well under a second."""
-import jax.numpy as jnp
-import optax
 import pytest
 
-import edujax as ej
-from edujax import registry
+from edujax.app import registry
 
 
 @pytest.fixture(scope="session")
@@ -15,30 +12,6 @@ def quadratic():
 @pytest.fixture(scope="session")
 def quadratic_momentum():
     return registry.load("quadratic_momentum")
-
-
-def noisy_start_experiment(name="noisy_start"):
-    """GD on a 1-D parabola from a random start: the seed axis matters."""
-
-    def params(key, hparams):
-        return 3.0 * jax_normal(key)
-
-    return ej.minimize(
-        name=name,
-        loss=lambda x, hparams: 0.5 * hparams["curvature"] * x**2,
-        params=params,
-        optimizer=lambda hparams: optax.sgd(hparams["learning_rate"]),
-        grid=ej.Grid(ej.logspace("learning_rate", 1e-3, 1.0, 6), ej.seeds(4)),
-        defaults={"curvature": 1.0},
-        steps=40,
-        global_min=0.0,
-    )
-
-
-def jax_normal(key):
-    import jax
-
-    return jax.random.normal(key, (), jnp.float32)
 
 
 #: The test files that take longest (about a minute or more of compiling and sweeping each, measured on a

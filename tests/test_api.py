@@ -57,7 +57,7 @@ def test_every_public_name_exists():
 
 
 def test_the_page_and_the_problems_do_not_import_matplotlib():
-    code = ("import sys, edujax, edujax.page, edujax.landscapes, edujax.regression, edujax.maps;"
+    code = ("import sys, edujax, edujax.report.page, edujax.core.landscapes, edujax.core.regression, edujax.report.maps;"
             "print('matplotlib' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.stdout.strip() == "False", proc.stderr
@@ -65,7 +65,7 @@ def test_the_page_and_the_problems_do_not_import_matplotlib():
 
 def test_import_edujax_gives_one_cpu_device_per_core_unless_told_otherwise():
     """The Python API splits the CPU like the command line; an explicit count wins."""
-    from edujax import devices
+    from edujax.run import devices
 
     code = "import edujax, jax; print(jax.device_count())"
     base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}

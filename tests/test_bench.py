@@ -1,7 +1,11 @@
 """`make bench`'s machinery on its fastest workloads (no timing is asserted: speed lives in the benchmark)."""
+import importlib.util
 import json
+from pathlib import Path
 
-from edujax import bench
+_spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
 
 
 def test_bench_writes_one_row_per_workload_asked_for(tmp_path):
@@ -27,7 +31,7 @@ def test_the_numpy_baselines_compute_the_closed_form():
     step; heavy ball follows the 2 × 2 linear map [[1 + β − lr·λ, −β], [1, 0]] on (z_t, z_{t−1})."""
     import numpy as np
 
-    from edujax import registry
+    from edujax.app import registry
 
     q = registry.load_module(registry.available()["quadratic"])
     lr, angle = np.array([0.01, 0.1, 0.19], np.float64), np.array([10.0, 45.0, 80.0])
@@ -62,7 +66,8 @@ def test_the_notebook_loop_trains_what_the_sweep_trains():
     import numpy as np
 
     import edujax as ej
-    from edujax import registry, runner
+    from edujax.app import registry
+    from edujax.run import sweep as runner
 
     experiment = registry.load("fractal_boundary")
     grid = ej.Grid(ej.logspace("input_lr", 1e-1, 1e3, 4), ej.logspace("output_lr", 1e-1, 1e2, 4),

@@ -6,7 +6,7 @@ import pytest
 from matplotlib.image import imread
 
 import edujax as ej
-from edujax import plots
+from edujax.report import plots
 
 LIMIT = 2.0  # gradient descent on ½x² is stable iff lr < 2
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edujax.cli import main
-from edujax.result import SweepResult
+from edujax.app.cli import main
+from edujax.store.result import SweepResult
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -217,7 +217,7 @@ def test_a_read_only_out_is_refused_before_the_sweep(existing_results, tmp_path)
 
 
 def test_a_failure_mid_write_leaves_the_old_result_whole(existing_results, monkeypatch):
-    from edujax import plots
+    from edujax.report import plots
 
     before = snapshot(existing_results)
 

@@ -6,7 +6,7 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import cli
+from edujax.app import cli
 
 # Gradient descent on ½·c·x² multiplies x by (1 − lr·c) each step: it converges iff lr·c < 2. These learning rates
 # stay clear of both limits (c = 1: 2, c = 4: 0.5) and converge fast enough when stable: |1 − lr·c| ≤ 0.9.

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax import devices, grid
-from edujax.errors import UserError
-from edujax.experiment import Boundary
-from edujax.outcomes import OUTCOMES, Criteria, counts, palette
-from edujax.result import SweepResult, atomic_write, evaluate_boundaries, restore_state, storable
-from edujax.runner import RecordPlan
+from edujax.run import devices
+from edujax.core import grid
+from edujax.core.errors import UserError
+from edujax.core.experiment import Boundary
+from edujax.core.outcomes import OUTCOMES, Criteria, counts, palette
+from edujax.store.result import SweepResult, atomic_write, evaluate_boundaries, restore_state, storable
+from edujax.run.sweep import RecordPlan
 
 # ---------------------------------------------------------------------------------------------------- sizes
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax import registry
+from edujax.app import registry
 
 dirac = registry.load("dirac_gan")
 SIM, ALT = (dirac.grid.axis("update").choices.index("simultaneous"),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from matplotlib.path import Path
 
-from edujax import fractal
+from edujax.core import fractal
 
 N = 256  # cells per side of every test picture
 CENTRES = (np.arange(N) + 0.5) / N

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax import registry
-from edujax.cli import main
+from edujax.app import registry
+from edujax.app.cli import main
 
 STEPS = 30
 INPUT_LRS, OUTPUT_LRS = [1.0, 100.0, 1e4], [1.0, 30.0, 1e4]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax import registry, runner
+from edujax.app import registry
+from edujax.run import sweep as runner
 
 ring = registry.load("gan_ring")
 gan = sys.modules[ring.init.__module__]  # the experiment module: MODES, mode_shares, ...

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 
 def test_logspace_and_linspace_include_both_ends():

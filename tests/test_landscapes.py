@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 
 import edujax as ej
-from edujax import landscapes, registry
-from edujax.outcomes import CONVERGED, LOCAL_MIN, OSCILLATING
+from edujax.core import landscapes
+from edujax.app import registry
+from edujax.core.outcomes import CONVERGED, LOCAL_MIN, OSCILLATING
 
 ALL = [landscapes.bumpy_bowl, landscapes.rosenbrock, landscapes.himmelblau, landscapes.styblinski_tang,
        landscapes.rastrigin]

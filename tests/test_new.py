@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from edujax import registry
-from edujax.cli import main
+from edujax.app import registry
+from edujax.app.cli import main
 
 
 def test_new_refuses_to_overwrite_or_a_bad_name(tmp_path, monkeypatch, capsys):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from edujax.errors import UserError
-from edujax.outcomes import (
+from edujax.core.errors import UserError
+from edujax.core.outcomes import (
     CONVERGED, DIVERGED, LOCAL_MIN, OSCILLATING, OUTCOMES, SLOW, STALLED, Criteria, assess, classify, counts,
 )
 

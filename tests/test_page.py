@@ -15,8 +15,11 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import maps, page, plots
-from edujax.outcomes import COLORS, OUTCOMES
+from edujax.app import registry
+from edujax.report import maps
+from edujax.report import page
+from edujax.report import plots
+from edujax.core.outcomes import COLORS, OUTCOMES
 
 
 def unpack(blob: str, dtype) -> np.ndarray:
@@ -77,8 +80,8 @@ def results(tmp_path_factory, big):
     big.save(out / "quadratic")
     swept["quadratic"] = big
     steeper = ej.sweep(ej.Experiment(**{**oned.__dict__, "defaults": {**oned.defaults, "curvature": 4.0}}))
-    ej.compare(out / "oned", steeper, names=("c = 1", "c = 4")).write(out / "oned_steeper")
-    return out, swept, page.write(out)
+    ej.write(ej.compare(out / "oned", steeper, names=("c = 1", "c = 4")), out / "oned_steeper")
+    return out, swept, page.write(out, registry.STORY)
 
 
 def payload(path):
@@ -121,7 +124,7 @@ def test_the_page_embeds_every_experiment_exactly(results):
 
 
 def test_experiments_follow_the_story_and_their_docstrings_are_markdown(tmp_path, results):
-    assert page.order(["gan_ring", "zebra", "house_prices", "quadratic", "alpha"]) == [
+    assert page.order(["gan_ring", "zebra", "house_prices", "quadratic", "alpha"], registry.STORY) == [
         "quadratic", "house_prices", "gan_ring", "alpha", "zebra"]
     assert page.order(["b", "a", "c"], story=("c",)) == ["c", "a", "b"]
     out, swept, path = results

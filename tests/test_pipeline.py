@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import edujax as ej
-from edujax import files
+from edujax.store import files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,14 +159,14 @@ def test_a_result_in_memory_writes_itself_and_the_page_skips_results_without_arr
     grid = ej.Grid(ej.logspace("learning_rate", 1e-3, 1.0, 4), ej.linspace("start_angle", 0.0, 90.0, 2))
     result = ej.sweep(quadratic, grid, 20)
     out = tmp_path / "out"
-    folder = result.write(out, quadratic)
+    folder = ej.write(result, out, quadratic)
     np.testing.assert_array_equal(ej.SweepResult.load(folder).outcome, result.outcome)
     assert json.loads((folder / "summary.json").read_text())["source"].endswith("experiments/quadratic.py")
     committed = out / "committed"
     committed.mkdir()
     for name in ("summary.json", "heatmap.png"):
         (committed / name).write_bytes((folder / name).read_bytes())
-    result.write(out, quadratic)
+    ej.write(result, out, quadratic)
     page = (out / "index.html").read_text()
     assert 'id="exp-quadratic"' in page and 'id="exp-committed"' not in page
 
@@ -175,7 +175,7 @@ def test_an_experiment_knows_the_file_it_was_defined_in(tmp_path):
     """Loaded by edujax, or imported by the user's own script: either way its summary can name its source."""
     import importlib.util
 
-    from edujax import registry
+    from edujax.app import registry
 
     path = tmp_path / "study.py"
     path.write_text(MODULE)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edujax.outcomes import OUTCOMES
+from edujax.core.outcomes import OUTCOMES
 
 REPO = Path(__file__).resolve().parent.parent
 NOT_RUN = {"make test", "make sweep"}
@@ -52,7 +52,7 @@ def fresh_copy(root: Path) -> Path:
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "edujax_test_copy.pth").write_text("\n".join([str(clone), *sorted(ours)]) + "\n")
     script = venv / "bin" / "edujax"
-    script.write_text(f"#!{python}\nimport sys\nfrom edujax.cli import entry\nsys.exit(entry())\n")
+    script.write_text(f"#!{python}\nimport sys\nfrom edujax.app.cli import entry\nsys.exit(entry())\n")
     script.chmod(0o755)
     (venv / ".installed").touch()  # newer than pyproject.toml: make does not reinstall
     return clone

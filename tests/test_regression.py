@@ -8,9 +8,9 @@ import pytest
 
 import edujax as ej
 from edujax import regression as reg
-from edujax import registry
-from edujax.outcomes import CONVERGED, DIVERGED, OSCILLATING, SLOW
-from edujax.runner import replay
+from edujax.app import registry
+from edujax.core.outcomes import CONVERGED, DIVERGED, OSCILLATING, SLOW
+from edujax.run.sweep import replay
 
 
 @pytest.fixture(scope="module")

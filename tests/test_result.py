@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax.errors import UserError
-from edujax.result import SweepResult, atomic_dir
+from edujax.core.errors import UserError
+from edujax.store.files import atomic_dir
+from edujax.store.result import SweepResult
 
 
 def closed_form_final_loss(learning_rate, angle_deg, steps):
@@ -119,13 +120,13 @@ def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch
 
     from matplotlib.figure import Figure
 
-    from conftest import noisy_start_experiment
+    from helpers import noisy_start_experiment
 
     experiment = noisy_start_experiment("tidy")
     grid = ej.Grid(ej.logspace("learning_rate", 1e-3, 3.0, 5), ej.choice("curvature", ["one", "two"]), ej.seeds(3))
     experiment = ej.Experiment(**{**experiment.__dict__, "grid": grid})
     result = ej.sweep(experiment)
-    assert isinstance(result.plot(), Figure)
+    assert isinstance(ej.plots.heatmap_figure(result), Figure)
     assert result._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
     assert repr(result).startswith("SweepResult('tidy', Grid(learning_rate[5] × curvature[2] × seed[3]), 40 steps: ")
 

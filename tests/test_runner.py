@@ -5,12 +5,12 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import runner
-from edujax.errors import UserError
-from edujax.outcomes import DIVERGED
-from edujax.runner import RecordPlan
+from edujax.run import sweep as runner
+from edujax.core.errors import UserError
+from edujax.core.outcomes import DIVERGED
+from edujax.run.sweep import RecordPlan
 
-from conftest import noisy_start_experiment
+from helpers import noisy_start_experiment
 
 
 def small_grid(lo=1e-3, hi=1.0):
@@ -111,7 +111,7 @@ def test_chunked_equals_one_pass(quadratic):
 def test_cache_sized_blocks_change_no_number(quadratic, monkeypatch):
     """On a CPU a device trains its rows block by block when a step's temporaries are big;
     with the cache budget shrunk to nothing, even the quadratic runs in blocks of 64, bit for bit as one vmap."""
-    from edujax import runner
+    from edujax.run import sweep as runner
 
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
     whole = ej.sweep(quadratic, grid, 50)
@@ -210,7 +210,7 @@ def test_examples_record_every_step_of_representative_runs(quadratic):
 
 
 def test_example_records_are_bounded_whatever_the_steps(quadratic):
-    from edujax.runner import EXAMPLE_POINTS
+    from edujax.run.sweep import EXAMPLE_POINTS
 
     grid = ej.Grid(ej.values("learning_rate", [1e-3, 0.1]), ej.values("start_angle", [45.0]))
     result = ej.sweep(quadratic, grid, 100_003, records=10)
@@ -224,7 +224,7 @@ def test_example_records_are_bounded_whatever_the_steps(quadratic):
 
 
 def test_no_examples_asked_means_no_extra_runs(quadratic, tmp_path):
-    from edujax import plots
+    from edujax.report import plots
 
     result = ej.sweep(quadratic, small_grid(), 20, examples_per_outcome=0)
     assert len(result.examples["index"]) == 0 and "loss" not in result.examples

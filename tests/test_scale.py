@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax import devices
-from edujax.errors import UserError
-from edujax.result import SweepResult
-from edujax.runner import RecordPlan, bytes_per_run, hparam_columns
+from edujax.run import devices
+from edujax.core.errors import UserError
+from edujax.store.result import SweepResult
+from edujax.run.sweep import RecordPlan, bytes_per_run, hparam_columns
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def test_bad_memory_sizes_are_user_errors(text):
 SHARDED_SCRIPT = """
 import sys
 import jax, edujax as ej
-from edujax import registry
+from edujax.app import registry
 devices = int(sys.argv[2])
 assert jax.device_count() == devices, jax.devices()
 experiment = registry.load("quadratic")
@@ -129,7 +129,7 @@ def test_damaged_checkpoints_are_detected_discarded_and_recomputed(quadratic, tm
 HUGE_STEPS_SCRIPT = """
 import resource, sys
 import edujax as ej
-from edujax import registry
+from edujax.app import registry
 experiment = registry.load("quadratic")
 grid = ej.Grid(ej.values("learning_rate", [1e-7, 1e-3, 0.1, 0.3]), ej.values("start_angle", [10.0, 80.0]))
 result = ej.sweep(experiment, grid, int(sys.argv[1]))

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import schedules
+from edujax.core import schedules
 
 COUNTS = np.arange(0, 1300, 7)
 

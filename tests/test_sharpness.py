@@ -8,10 +8,11 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import registry, runner
-from edujax.outcomes import CONVERGED
-from edujax.result import SweepResult
-from edujax.runner import replay
+from edujax.app import registry
+from edujax.run import sweep as runner
+from edujax.core.outcomes import CONVERGED
+from edujax.store.result import SweepResult
+from edujax.run.sweep import replay
 from jax.flatten_util import ravel_pytree
 
 SHAPES = {"w": (2, 3), "b": (2,)}  # the parameters are a pytree of 8 numbers

@@ -4,9 +4,9 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax import registry
-from edujax.outcomes import CONVERGED, DIVERGED, OUTCOMES, SLOW
-from edujax.runner import RecordPlan
+from edujax.app import registry
+from edujax.core.outcomes import CONVERGED, DIVERGED, OUTCOMES, SLOW
+from edujax.run.sweep import RecordPlan
 
 STEPS, RECORDS = 300, 50
 

@@ -271,7 +271,7 @@ def dirac_truth(h, update, steps):
 
 
 def test_dirac_gan_small_steps_cycle_or_spiral_out_and_large_steps_saturate_and_stall():
-    from edujax import registry
+    from edujax.app import registry
 
     experiment = registry.load("dirac_gan")
     hs = [0.05, 0.1, 0.2, 1.5, 3.0, 6.0]

@@ -1,7 +1,7 @@
 """Command line: `edujax list | sweep | zoom | plot | compare | new` (also `python -m edujax …`).
 
 Argument parsing and printing around one library call each (the pipeline is
-`edujax.pipeline`). Every user mistake is a `UserError`: one line on stderr,
+`edujax.app.pipeline`). Every user mistake is a `UserError`: one line on stderr,
 exit status 2, and nothing under `--out` touched.
 """
 from __future__ import annotations
@@ -10,10 +10,14 @@ import argparse
 import functools
 import sys
 
-from edujax import devices, fractal, pipeline, registry, zooming
-from edujax.comparison import compare
-from edujax.errors import Parser, UserError, positive
-from edujax.outcomes import OUTCOMES
+from edujax.app import compare as comparing
+from edujax.app import pipeline, registry
+from edujax.core import fractal
+from edujax.core.errors import UserError
+from edujax.core.outcomes import OUTCOMES
+from edujax.run import devices
+from edujax.store.comparison import compare
+from edujax.store.zoom import ZOOM_JSON
 
 say = functools.partial(print, flush=True)
 
@@ -62,7 +66,7 @@ def cmd_zoom(args) -> int:
                            resolution=args.resolution, steps=args.steps, precision=precision, border=args.border,
                            seed=args.seed, max_memory=args.max_memory, report=report, log=say)
     say(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote "
-        f"{args.out}/{result.name}/ (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON}) and the page")
+        f"{args.out}/{result.name}/ (frames/, zoom.gif, strip.png, dimension.png, {ZOOM_JSON}) and the page")
     return 0
 
 
@@ -82,11 +86,51 @@ def cmd_new(args) -> int:
 
 def cmd_compare(args) -> int:
     comparison = compare(args.a, args.b)
-    out = comparison.write(args.out)
+    out = comparing.write(comparison, args.out)
     changes = ("; ".join(f"{c['from']} → {c['to']} {c['runs']:,}" for c in comparison.table())
                or "no run changed outcome")
     print(f"{comparison.title()}: {changes}\nwrote {out / 'compare.png'} and {out / 'comparison.json'}")
     return 0
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are `UserError`s (one line, exit 2), not usage dumps.
+
+    An option's value may start with "-" (`--max-memory -5GB` reaches the
+    option's own check, which says what is wrong with it; argparse alone would
+    take "-5GB" for another option and say "expected one argument").
+    """
+
+    def error(self, message):
+        raise UserError(message)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._attach_values(args), namespace)
+
+    def _attach_values(self, args: list[str]) -> list[str]:
+        """`--option -value` -> `--option=-value` for this parser's options that take one value."""
+        takes_one = {o for a in self._actions if a.nargs is None and a.option_strings for o in a.option_strings}
+        known = set(self._option_string_actions)
+        out, i = [], 0
+        while i < len(args):
+            if args[i] == "--":
+                return out + args[i:]
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if args[i] in takes_one and nxt and nxt.startswith("-") and nxt != "--" and nxt.split("=")[0] not in known:
+                out.append(f"{args[i]}={nxt}")
+                i += 2
+            else:
+                out.append(args[i])
+                i += 1
+        return out
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number ≥ 1 (`Parser` reports anything else as one line)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,15 +32,22 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edujax import devices, files, page, plots, registry
-from edujax.errors import UserError
-from edujax.experiment import Experiment, check_precision, check_steps
-from edujax.grid import Axis, Grid, parse_axis
-from edujax.result import SweepResult, saved
-from edujax.runner import sweep
+from edujax.app import compare, registry
+from edujax.core.errors import UserError
+from edujax.core.experiment import Experiment, check_precision, check_steps
+from edujax.core.grid import Axis, Grid, parse_axis
+from edujax.report import page, plots
+from edujax.run import devices
+from edujax.run.sweep import sweep
+from edujax.store import files
+from edujax.store.comparison import Comparison
+from edujax.store.result import SweepResult, saved
 
 Log = Callable[[str], None]
 README = "README.md"
+#: How edujax recognises the index files it wrote (its own mark, or the first lines of an older results folder's
+#: files, so that such a folder is not refused): README.md here, index.html the page's.
+INDEX_MARKS = {README: ("<!-- written by edujax", "# Results\n\nWritten by `make sweep`"), page.PAGE: page.MARKS}
 #: What `summary.json` calls the experiment's source file (relative to the result folder).
 SOURCE = "source"
 
@@ -191,7 +198,8 @@ def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | 
     files.check_writable(out)
     if not out.exists():
         return
-    for name in (README, page.PAGE, *names):
+    _claim_index(out)
+    for name in names:
         files.claim(out / name)
     replacing = set(names if replacing is None else replacing)
     for folder in saved(out):
@@ -199,9 +207,10 @@ def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | 
             SweepResult.check(folder)  # a damaged result stops here, before anything is written
 
 
-def write(result: SweepResult, out: str | Path, experiment: Experiment | None = None, *,
+def write(result: SweepResult | Comparison, out: str | Path, experiment: Experiment | None = None, *,
           source: Path | None = None, index: bool = True, log: Log | None = None) -> Path:
-    """Draw `result`'s figures (the standard ones and `experiment`'s own) and write them with the
+    """Publish a result or a comparison (`edujax.write`). A `Comparison` goes into the folder `out`
+    (`edujax.app.compare.write`); a `SweepResult`: draw its figures (the standard ones and `experiment`'s own) and write them with the
     result into `out/<name>/`, swapped in whole; then (`index`) the results index and page.
 
     `source` is the experiment's file (default: where `experiment` was
@@ -211,9 +220,11 @@ def write(result: SweepResult, out: str | Path, experiment: Experiment | None = 
     >>> import edujax as ej
     >>> from edujax import registry
     >>> experiment = registry.load("quadratic")
-    >>> ej.sweep(experiment, steps=100).write("/tmp/edujax-example", experiment).name
+    >>> ej.write(ej.sweep(experiment, steps=100), "/tmp/edujax-example", experiment).name
     'quadratic'
     """
+    if isinstance(result, Comparison):
+        return compare.write(result, out)
     out = Path(out)
     final = out / result.experiment
     check_output(out, [result.experiment])
@@ -266,8 +277,7 @@ def write_index(out: Path) -> Path:
     """`out/README.md` (every experiment's figures, one line each) and `out/index.html`; call it
     holding `out`'s lock. Both are the same bytes whenever the results are."""
     out = Path(out)
-    for name in (README, page.PAGE):
-        files.claim(out / name)
+    _claim_index(out)
     lines = ["<!-- written by edujax: `make sweep` and `edujax plot` rewrite this file -->", "# Results", "",
              "Written by `make sweep`; redraw with `.venv/bin/edujax plot results`.",
              "Open [index.html](index.html) in a browser to hover and click the maps.", ""]
@@ -282,7 +292,13 @@ def write_index(out: Path) -> Path:
         lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary.get("figures", {}).items()]
         lines.append("")
     files.atomic_write(out / README, lambda f: f.write("\n".join(lines).encode()))
-    return page.write(out)
+    return page.write(out, registry.STORY)
+
+
+def _claim_index(out: Path) -> None:
+    """Refuse (one line) a README.md or index.html in `out` that edujax did not write."""
+    for name, marks in INDEX_MARKS.items():
+        files.claim(out / name, marks)
 
 
 def find_experiment(folder: Path, result: SweepResult) -> tuple[Experiment | None, str]:
@@ -339,8 +355,8 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
             raise UserError(f"{out}: no {files.ARRAYS} here: the arrays are not committed, run `make sweep` first")
         raise UserError(f"{out}: no saved sweep here (no {files.SUMMARY})")
     files.check_writable(out.parent if single else out)
-    for name in () if single else (README, page.PAGE):
-        files.claim(out / name)
+    if not single:
+        _claim_index(out)
     results = [SweepResult.load(target) for target in targets]  # every one readable before anything changes
     for target, result in zip(targets, results):
         experiment, why = find_experiment(target, result)
@@ -362,7 +378,7 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
          at: dict | None = None, resolution: int | None = None, steps: int | None = None, precision: str = "float32",
          border: str = "measure", seed: int = 0, max_memory: int | str | None = None,
          report: Callable | None = None, log: Log | None = None):
-    """Magnify `experiment`'s border frame after frame (see `edujax.zooming.zoom`) and write the zoom into
+    """Magnify `experiment`'s border frame after frame (see `edujax.app.zoom.zoom`) and write the zoom into
     `out/<experiment>-zoom-…/` (frames, GIF, strip, fits, `zoom.json`), then the results page; returns the `Zoom`.
 
     `report(k, frame, axes)` is called after each frame. Like `run`, it checks
@@ -372,7 +388,8 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
     >>> pipeline.zoom("bumpy_bowl", "/tmp/edujax-zoom", frames=2, resolution=32, steps=200).name
     'bumpy_bowl-zoom'
     """
-    from edujax import fractal, zooming  # the zoom's arithmetic and pictures: only when zooming
+    from edujax.core import fractal  # the zoom's arithmetic and pictures: only when zooming
+    from edujax.app import zoom as zooming
 
     say = log or (lambda text: None)
     out = Path(out)
@@ -394,6 +411,6 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
         raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source and err.__cause__
                         else str(err)) from None
     with files.locked(out):
-        result.save(out)
+        zooming.save(result, out)
         write_index(out)
     return result

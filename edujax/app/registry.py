@@ -16,13 +16,20 @@ import sys
 import weakref
 from pathlib import Path
 
-from edujax.errors import UserError
-from edujax.experiment import Experiment, check_name
+from edujax.core.errors import UserError
+from edujax.core.experiment import Experiment, check_name
 
-SEARCH_PATH = (Path.cwd() / "experiments", Path(__file__).resolve().parent.parent / "experiments")
+#: The order of the story a learner follows (the results page's order); experiments not named here come after,
+#: by name.
+STORY = (
+    "quadratic", "quadratic_momentum", "house_prices", "house_prices_l1", "bumpy_bowl", "bumpy_optimizers",
+    "bumpy_basins", "himmelblau", "rosenbrock", "styblinski_tang", "rastrigin", "mlp_regression", "lr_warmup",
+    "dirac_gan", "gan_ring",
+)
+SEARCH_PATH = (Path.cwd() / "experiments", Path(__file__).resolve().parents[2] / "experiments")
 #: Where `new` writes: not swept by `make sweep` until moved into `experiments/`.
 SCRATCH = Path("scratch")
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "experiment.py.txt"
+TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "experiment.py.txt"
 _SOURCES: "weakref.WeakKeyDictionary[Experiment, Path]" = weakref.WeakKeyDictionary()
 
 

@@ -22,7 +22,6 @@ apart cell from cell; such a zoom is refused before anything runs.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -30,130 +29,14 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from edujax import fractal
-from edujax.errors import UserError
-from edujax.experiment import Experiment
-from edujax.experiment import check_precision as check_precision_name
-from edujax.grid import Axis, Grid
-from edujax.result import atomic_dir, atomic_write
-from edujax.runner import sweep
-
-ZOOMABLE = ("log", "linear")
-ZOOM_JSON, MEASURES = "zoom.json", "measures.npz"
-#: Everything a zoom folder holds.
-WRITTEN = ("frames", "zoom.gif", "strip.png", "dimension.png", ZOOM_JSON, MEASURES)
-
-
-@dataclasses.dataclass
-class Frame:
-    """One frame: its window (centre and width per zoomed axis, log10 units on a
-    log axis), every cell's measure and side of the border (−1 training, +1 not;
-    x cells × y cells), and the dimension of the border."""
-
-    center: tuple[float, float]
-    width: tuple[float, float]
-    measure: np.ndarray
-    side: np.ndarray
-    dimension: fractal.BoxDimension
-    run_s: float
-    compile_s: float
-
-
-@dataclasses.dataclass
-class Zoom:
-    """The frames of a zoom and what was held fixed."""
-
-    experiment: str
-    axes: tuple[Axis, Axis]  # the zoomed axes (their titles and scales; values are frame 0's)
-    fixed: dict[str, str]  # every other hyperparameter that was set: name -> value as written
-    factor: float
-    steps: int
-    precision: str
-    followed: tuple[bool, bool]  # which axes' centres followed the boundary (not given by `at`)
-    border: str = "measure"  # see `fractal.sides`
-    frames: list[Frame] = dataclasses.field(default_factory=list)
-
-    @property
-    def dimensions(self) -> np.ndarray:
-        return np.array([f.dimension.dimension for f in self.frames])
-
-    @property
-    def median_dimension(self) -> float:
-        """The median of the frames' box-counting dimensions (frames without a boundary left out)."""
-        found = self.dimensions[np.isfinite(self.dimensions)]
-        return float(np.median(found)) if found.size else float("nan")
-
-    @property
-    def name(self) -> str:
-        """Folder name: the experiment, then each fixed value, e.g. `fractal_boundary-zoom-tanh`."""
-        parts = [self.experiment, "zoom"] + [v if not _is_number(v) else f"{k}{v}" for k, v in self.fixed.items()]
-        parts += [self.border] if self.border != "measure" else []
-        return "-".join(p.replace("/", "_") for p in parts)
-
-    def window(self, index: int) -> list[tuple[float, float]]:
-        """Frame `index`'s (lowest, highest) value per zoomed axis, in the axes' own units."""
-        frame = self.frames[index]
-        return [tuple(float(v) for v in fractal.axis_values(c, w, 2, a.scale))
-                for a, c, w in zip(self.axes, frame.center, frame.width)]
-
-    def describe(self) -> dict[str, Any]:
-        """What `zoom.json` holds."""
-        return {
-            "experiment": self.experiment, "factor": self.factor, "steps": self.steps, "precision": self.precision,
-            "border": self.border,
-            "axes": [{"name": a.name, "label": a.title, "scale": a.scale} for a in self.axes],
-            "fixed": self.fixed, "followed_boundary": list(self.followed),
-            "median_dimension": self.median_dimension,
-            "frames": [
-                {"center": list(f.center), "width": list(f.width), "window": self.window(i),
-                 "cells": list(f.measure.shape), "dimension": f.dimension.dimension,
-                 "box_sizes": f.dimension.sizes.tolist(), "box_counts": f.dimension.counts.tolist(),
-                 "boundary_cells": int(fractal.boundary(f.side).sum()), "run_s": f.run_s, "compile_s": f.compile_s}
-                for i, f in enumerate(self.frames)
-            ],
-        }
-
-    def save(self, out) -> Path:
-        """Write the zoom into `out/<name>/`, whole or not at all: frames, GIF, strip, fits, json, arrays.
-
-        An existing `out/<name>/` is replaced only if it holds nothing but an earlier zoom's files.
-        """
-        from edujax.fractal_plots import animate, draw_dimensions, draw_frame, draw_strip  # matplotlib: only to save
-
-        folder = Path(out) / self.name
-        if os.path.lexists(folder):
-            found = set(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else {folder.name}
-            if ZOOM_JSON not in found or found - set(WRITTEN):
-                raise UserError(f"{folder} exists and holds files edujax zoom did not write "
-                                f"({', '.join(sorted(found - set(WRITTEN))[:3]) or folder.name}): move it away")
-        with atomic_dir(folder, checked=True) as tmp:
-            (tmp / "frames").mkdir()
-            for i in range(len(self.frames)):
-                draw_frame(self, i, tmp / "frames" / f"frame-{i:02d}.png")
-            draw_strip(self, tmp / "strip.png")
-            draw_dimensions(self, tmp / "dimension.png")
-            animate(self, tmp / "zoom.gif")
-            arrays = {**{f"measure/{i}": f.measure for i, f in enumerate(self.frames)},
-                      **{f"side/{i}": f.side for i, f in enumerate(self.frames)}}
-            atomic_write(tmp / MEASURES, lambda f: np.savez_compressed(f, **arrays))
-            atomic_write(tmp / ZOOM_JSON, lambda f: f.write(json.dumps(self.describe(), indent=2).encode()))
-        return folder
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def zoom_axes(grid: Grid) -> tuple[Axis, Axis]:
-    """The two axes a zoom magnifies: the grid's first two log or linear axes."""
-    found = [a for a in grid.axes if a.scale in ZOOMABLE]
-    if len(found) < 2:
-        raise UserError(f"a zoom needs two log or linear axes to magnify; the grid has {grid!r}")
-    return found[0], found[1]
+from edujax.core import fractal
+from edujax.core.errors import UserError
+from edujax.core.experiment import Experiment
+from edujax.core.experiment import check_precision as check_precision_name
+from edujax.core.grid import Axis, Grid
+from edujax.store.files import atomic_dir, atomic_write
+from edujax.store.zoom import MEASURES, WRITTEN, ZOOM_JSON, Frame, Zoom, zoom_axes
+from edujax.run.sweep import sweep
 
 
 def _number(name: str, text) -> float:
@@ -304,3 +187,32 @@ def zoom(
             centers = [c - w / 2 + f * w / (n - 1) if follow else c
                        for c, w, f, n, follow in zip(centers, width, found, cells, followed)]
     return result
+
+
+def save(zoom: Zoom, out) -> Path:
+    """Write the zoom into `out/<name>/`, whole or not at all: frames, GIF, strip, fits, json, arrays.
+
+    An existing `out/<name>/` is replaced only if it holds nothing but an earlier zoom's files.
+    """
+    from edujax.report.fractal_plots import animate, draw_dimensions, draw_frame, draw_strip  # matplotlib: only to save
+
+    folder = Path(out) / zoom.name
+    if os.path.lexists(folder):
+        found = set(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else {folder.name}
+        if ZOOM_JSON not in found or found - set(WRITTEN):
+            raise UserError(f"{folder} exists and holds files edujax zoom did not write "
+                            f"({', '.join(sorted(found - set(WRITTEN))[:3]) or folder.name}): move it away")
+    with atomic_dir(folder, checked=True) as tmp:
+        (tmp / "frames").mkdir()
+        for i in range(len(zoom.frames)):
+            draw_frame(zoom, i, tmp / "frames" / f"frame-{i:02d}.png")
+        draw_strip(zoom, tmp / "strip.png")
+        draw_dimensions(zoom, tmp / "dimension.png")
+        animate(zoom, tmp / "zoom.gif")
+        arrays = {**{f"measure/{i}": f.measure for i, f in enumerate(zoom.frames)},
+                  **{f"side/{i}": f.side for i, f in enumerate(zoom.frames)}}
+        atomic_write(tmp / MEASURES, lambda f: np.savez_compressed(f, **arrays))
+        atomic_write(tmp / ZOOM_JSON, lambda f: f.write(json.dumps(zoom.describe(), indent=2).encode()))
+    return folder
+
+

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 
 def hessian_vector_product(loss: Callable, params, hparams, vector):

@@ -22,12 +22,13 @@ from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from edujax.curvature import Sharpness
-from edujax.errors import UserError
-from edujax.grid import Grid
-from edujax.outcomes import Criteria, palette
+from edujax.core.curvature import Sharpness
+from edujax.core.errors import UserError
+from edujax.core.grid import Grid
+from edujax.core.outcomes import Criteria, palette
 
 Hparams = Mapping[str, jax.Array]
 
@@ -270,3 +271,19 @@ def _positional_arity(fn) -> int:
         return 2
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return sum(p.kind in kinds for p in parameters)
+
+
+def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:
+    """Each theory boundary's value over the grid without its own axis."""
+    evaluated = []
+    for boundary in experiment.boundaries:
+        if boundary.axis not in grid.names:
+            continue
+        others = [a for a in grid.axes if a.name != boundary.axis]
+        shape = tuple(len(a) for a in others)
+        hparams = {k: np.full(int(np.prod(shape)), v, np.float32) for k, v in experiment.defaults.items()}
+        if others:
+            hparams.update(Grid(*others).columns())
+        value = np.broadcast_to(np.asarray(boundary.value(hparams), np.float64), (int(np.prod(shape)),))
+        evaluated.append({"label": boundary.label, "axis": boundary.axis, "value": value.reshape(shape)})
+    return evaluated

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 SCALES = ("log", "linear", "seed", "points", "choice")
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import jax
 import optax
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 
 def switch(index, candidates: Sequence[optax.GradientTransformation]) -> optax.GradientTransformation:

@@ -80,7 +80,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 OUTCOMES = ("converged", "slow", "oscillating", "diverged", "local_min", "stalled")
 CONVERGED, SLOW, OSCILLATING, DIVERGED, LOCAL_MIN, STALLED = range(len(OUTCOMES))
@@ -97,6 +97,18 @@ COLORS = {
 
 #: Extra decades added to a non-finite run's measure, scaled by the share of the run left when it blew up.
 BLOWUP_DECADES = 10.0
+
+
+#: What each built-in outcome means, in words (the results page's legend).
+OUTCOME_MEANINGS = {
+    "converged": "reached the global minimum (all but a tiny share of its starting gap) and stayed there",
+    "slow": "still improving when the steps ran out (steadily, or with swings that shrink)",
+    "oscillating": "bounded, but its swings are not shrinking",
+    "diverged": "the loss blew up: it became infinite or NaN, or was still growing to new highs at the end",
+    "local_min": "settled at a stationary point above the global minimum (its gradient vanished)",
+    "stalled": "stopped moving above the global minimum although its gradient did not vanish: a float32 freeze,"
+               " a plateau, a saturated GAN",
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,10 @@ from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from edujax import fractal, plots
-from edujax.grid import Axis
-from edujax.zooming import Zoom, zoom_axes
+from edujax.core import fractal
+from edujax.report import plots
+from edujax.core.grid import Axis
+from edujax.store.zoom import Zoom, zoom_axes
 
 
 def signed_rank(measure) -> np.ndarray:

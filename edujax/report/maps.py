@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edujax.grid import Axis
+from edujax.core.grid import Axis
 
 
 def majority(codes: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

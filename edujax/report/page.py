@@ -8,8 +8,9 @@ gets an interactive map (hover a cell: its hyperparameters, outcome and
 continuous measure; click: its loss curve; a switch flips the map between
 the outcome colours and the measure), its explanation (the module docstring,
 rendered as Markdown), outcome counts, its figures and the run's settings.
-Experiments appear in the order of the story a learner follows (`STORY`;
-`write(..., order=...)` changes it), others after them by name. Comparisons
+Experiments appear in the order `write(..., order_by=...)` is given (the
+pipeline passes the story a learner follows, `edujax.app.registry.STORY`),
+others after them by name. Comparisons
 written by `python -m edujax compare` into the same folder get a section too.
 
 Page-size budget: at most about 250 KB of data per experiment (measured:
@@ -25,7 +26,7 @@ eighteen default experiments make a page of about 3.5 MB (a test holds one
   a click shows the clicked run's own curve or, failing that, a neighbour a
   cell away (the caption says which);
 - the every-step curves of the representative runs (`result.examples`),
-  thinned to at most `EXAMPLE_POINTS` points: a click on one of them shows
+  thinned to at most `PAGE_EXAMPLE_POINTS` points: a click on one of them shows
   its own curve at that resolution.
 
 Curves are stored as log10(loss − global min), quantised to one byte between
@@ -46,41 +47,31 @@ from pathlib import Path
 import numpy as np
 from markdown_it import MarkdownIt
 
-from edujax import comparison, maps
-from edujax.errors import UserError
-from edujax.grid import spread_indices
-from edujax.outcomes import COLORS
-from edujax.result import SUMMARY, SweepResult, atomic_write, saved
+from edujax.core.errors import UserError
+from edujax.core.grid import spread_indices
+from edujax.core.outcomes import COLORS, OUTCOME_MEANINGS
+from edujax.report import maps
+from edujax.store import comparison
+from edujax.store.files import SUMMARY, atomic_write
+from edujax.store.result import SweepResult, saved
+from edujax.store.zoom import ZOOM_JSON
 
 PAGE = "index.html"
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 #: At most this many runs of an experiment keep their record-point loss curve on the page.
 CURVE_CELLS = 16384
-#: The representative runs' every-step curves keep at most this many points (the last one always).
-EXAMPLE_POINTS = 500
+#: The representative runs' every-step curves keep at most this many points on the page (the last one always).
+PAGE_EXAMPLE_POINTS = 500
 #: Curve bytes: 0..LEVELS map onto a curve's [lowest, highest] log10 gap; NONFINITE marks NaN/inf.
 LEVELS, NONFINITE = 254, 255
 #: The measure, in int16 hundredths (of a decade); MISSING marks a run without one.
 MISSING = -(2**15)
-#: The order of the story a learner follows; experiments not named here come after, by name.
-STORY = (
-    "quadratic", "quadratic_momentum", "house_prices", "house_prices_l1", "bumpy_bowl", "bumpy_optimizers",
-    "bumpy_basins", "himmelblau", "rosenbrock", "styblinski_tang", "rastrigin", "mlp_regression", "lr_warmup",
-    "dirac_gan", "gan_ring",
-)
+#: How edujax recognises an index.html it wrote: the generator tag, or the title earlier pages began with.
+MARKS = ('<meta name="generator" content="edujax">', "<title>edujax results</title>")
 #: Figures the page draws itself (interactively), so it does not show their PNGs.
 DRAWN_ON_PAGE = ("heatmap.png", "measure.png")
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML in a docstring is shown as text
 
-MEANINGS = {
-    "converged": "reached the global minimum (all but a tiny share of its starting gap) and stayed there",
-    "slow": "still improving when the steps ran out (steadily, or with swings that shrink)",
-    "oscillating": "bounded, but its swings are not shrinking",
-    "diverged": "the loss blew up: it became infinite or NaN, or was still growing to new highs at the end",
-    "local_min": "settled at a stationary point above the global minimum (its gradient vanished)",
-    "stalled": "stopped moving above the global minimum although its gradient did not vanish: a float32 freeze,"
-               " a plateau, a saturated GAN",
-}
 
 
 def pack(array: np.ndarray) -> str:
@@ -118,7 +109,7 @@ def pack_curves(loss: np.ndarray, global_min: float) -> dict[str, str]:
     return {"codes": pack(codes), "ranges": pack(ranges.T)}
 
 
-def thin(steps: np.ndarray, most: int = EXAMPLE_POINTS) -> np.ndarray:
+def thin(steps: np.ndarray, most: int = PAGE_EXAMPLE_POINTS) -> np.ndarray:
     """Indices of at most `most` evenly spread entries of `steps`, first and last included."""
     return np.unique(np.linspace(0, len(steps) - 1, min(most, len(steps))).round().astype(np.int64))
 
@@ -130,7 +121,7 @@ def quantise_measure(measure: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(hundredths), hundredths, MISSING).astype("<i2")
 
 
-def order(names, story=STORY) -> list:
+def order(names, story=()) -> list:
     """`names` in story order: those in `story` first, as there, then the rest by name."""
     rank = {name: i for i, name in enumerate(story)}
     return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
@@ -273,7 +264,6 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
 </section>"""
 
 
-ZOOM = "zoom.json"  # written by `python -m edujax zoom` beside its strip.png (see edujax.zooming)
 
 
 def _zoom_section(name: str, zoom: dict) -> str:
@@ -339,7 +329,7 @@ grey runs kept their outcome,
 </section>"""
 
 
-def write(results_dir: Path, order_by=STORY) -> Path:
+def write(results_dir: Path, order_by=()) -> Path:
     """Write `results_dir/index.html` from every `*/summary.json` + `sweep.npz` below it.
 
     Experiments appear in the order of `order_by` (names), then the others by name.
@@ -360,7 +350,7 @@ def write(results_dir: Path, order_by=STORY) -> Path:
         data["dir"] = summary_path.parent.name
         sections.append(_section(summary_path.parent.name, summary, data, colors))
         experiments.append(data)
-    zooms = [(path.parent.name, _read_json(path)) for path in sorted(results_dir.glob(f"*/{ZOOM}"))]
+    zooms = [(path.parent.name, _read_json(path)) for path in sorted(results_dir.glob(f"*/{ZOOM_JSON}"))]
     sections += [_zoom_section(name, zoom) for name, zoom in zooms]
     comparisons = {path.parent.name: _read_json(path) for path in sorted(results_dir.glob(f"*/{comparison.DATA}"))}
     sections += [_comparison(directory, summary) for directory, summary in comparisons.items()]
@@ -368,7 +358,7 @@ def write(results_dir: Path, order_by=STORY) -> Path:
                "experiments": experiments}
     own_meaning = "an outcome of its own, defined by the experiment that uses it (see below)"
     meanings = "".join(f'<li><span class="chip" style="background:{colors[o]}"></span><b>{o}</b>: '
-                       f'{html.escape(MEANINGS.get(o, own_meaning))}</li>'
+                       f'{html.escape(OUTCOME_MEANINGS.get(o, own_meaning))}</li>'
                        for o in outcomes)
     toc = "".join(f'<a href="#exp-{html.escape(d["dir"])}">{html.escape(d["dir"])}</a>' for d in experiments)
     toc += "".join(f'<a href="#zoom-{html.escape(name)}">{html.escape(name)}</a>' for name, _ in zooms)

@@ -6,6 +6,7 @@ returns a one-line description of what it shows (collected into
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,9 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from edujax.grid import Axis
-from edujax.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority, measure_range
-from edujax.result import SweepResult
+from edujax.core.grid import Axis
+from edujax.report.maps import boundary_values, describe_setting, edges, layout, loss_gap, majority, measure_range
+from edujax.store.result import SweepResult
 
 MAX_FACETS = 6
 
@@ -121,8 +122,13 @@ def heatmap(result: SweepResult, path: Path) -> str:
     return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
 
 
+def comparison_figure(comparison) -> Figure:
+    """The grid with the runs whose outcome changed in the colour of their new outcome (`edujax.Comparison`)."""
+    return heatmap_figure(comparison.as_result(), comparison.title().replace(": ", ":\n", 1))
+
+
 def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
-    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above."""
+    """The outcome map as a matplotlib Figure (what `heatmap` saves and Jupyter shows), `title` above."""
     _, _, aggregated = layout(result)
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))
@@ -191,3 +197,10 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures
+
+
+def png(figure, dpi: int = 90) -> bytes:
+    """A matplotlib figure as PNG bytes (what Jupyter displays)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

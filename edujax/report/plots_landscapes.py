@@ -18,10 +18,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from edujax.landscapes import Landscape
-from edujax.maps import describe_setting, edges
-from edujax.outcomes import CONVERGED
-from edujax.result import SweepResult
+from edujax.core.landscapes import Landscape
+from edujax.report.maps import describe_setting, edges
+from edujax.core.outcomes import CONVERGED
+from edujax.store.result import SweepResult
 
 
 def representative_paths(result: SweepResult, landscape: Landscape) -> list[tuple[str, np.ndarray, np.ndarray, str]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from edujax.maps import describe_setting
-from edujax.regression import PREDICT_YEAR, PRICES, START_YEAR, YEARS
+from edujax.report.maps import describe_setting
+from edujax.core.regression import PREDICT_YEAR, PRICES, START_YEAR, YEARS
 
 
 def draw_lines(result, out_dir):

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
 #: Share of a device's memory a sweep may fill by default: accelerators report
 #: their usable memory; a CPU gets a quarter of the machine's RAM.

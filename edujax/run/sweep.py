@@ -36,13 +36,14 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm  # the plain bar: tqdm.auto wants ipywidgets in a notebook
 
-from edujax import devices, outcomes
-from edujax.errors import UserError
-from edujax.experiment import Experiment, check_precision, check_steps
-from edujax.grid import Grid, spread_indices
-from edujax.outcomes import OUTCOMES, summarize
-from edujax.files import atomic_write, write_npz
-from edujax.result import SweepResult, evaluate_boundaries, restore_state, storable
+from edujax.run import devices
+from edujax.core import outcomes
+from edujax.core.errors import UserError
+from edujax.core.experiment import Experiment, check_precision, check_steps, evaluate_boundaries
+from edujax.core.grid import Grid, spread_indices
+from edujax.core.outcomes import OUTCOMES, summarize
+from edujax.store.files import atomic_write, write_npz
+from edujax.store.result import SweepResult, restore_state, storable
 
 #: Chunks hold a multiple of this many runs per device, so every run goes
 #: through the same vectorised machine code whatever the chunking (a ragged

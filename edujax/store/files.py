@@ -7,7 +7,7 @@ Everything edujax writes into a results folder (`--out`) goes through here:
   swapped in whole (`staging`, `swap_in`), so an interrupted run never leaves
   a half-written file or folder;
 - edujax overwrites only what it wrote: its `README.md` and `index.html`
-  carry a mark (`MARKS`), its result folders a `summary.json`; anything else
+  carry a mark (the `marks` their writers pass to `claim`), its result folders a `summary.json`; anything else
   makes it refuse with one line (`claim`), and files that a user put inside a
   result folder are carried over into the new one;
 - two edujax processes writing into the same folder take turns (`locked`).
@@ -23,14 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edujax.errors import UserError
+from edujax.core.errors import UserError
 
-#: How edujax recognises the index files it wrote: its own mark, or the first
-#: lines earlier versions wrote (so that an older results folder is not refused).
-MARKS = {
-    "README.md": ("<!-- written by edujax", "# Results\n\nWritten by `make sweep`"),
-    "index.html": ('<meta name="generator" content="edujax">', "<title>edujax results</title>"),
-}
 #: The files every result folder holds besides its figures.
 SUMMARY, ARRAYS, RUN_LOG = "summary.json", "sweep.npz", "run.json"
 LOCK = ".edujax.lock"
@@ -76,23 +70,24 @@ def summary_of(folder: Path) -> dict | None:
     return summary if isinstance(summary, dict) and "experiment" in summary else None
 
 
-def is_ours(path: Path) -> bool:
-    """Whether edujax may replace `path`: it does not exist, or edujax wrote it."""
+def is_ours(path: Path, marks: tuple[str, ...] = ()) -> bool:
+    """Whether edujax may replace `path`: it does not exist, or edujax wrote it (a result folder, or a file
+    whose first 4 KiB hold one of `marks`)."""
     path = Path(path)
     if not os.path.lexists(path):
         return True
     if path.is_dir() and not path.is_symlink():
         return summary_of(path) is not None
-    if path.name in MARKS and path.is_file() and not path.is_symlink():
+    if marks and path.is_file() and not path.is_symlink():
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8", "replace")
-        return any(mark in head for mark in MARKS[path.name])
+        return any(mark in head for mark in marks)
     return False
 
 
-def claim(path: Path) -> None:
-    """Refuse (one line) to replace a file or folder that edujax did not write."""
-    if not is_ours(path):
+def claim(path: Path, marks: tuple[str, ...] = ()) -> None:
+    """Refuse (one line) to replace a file or folder that edujax did not write (`is_ours`)."""
+    if not is_ours(path, marks):
         kind = "folder" if Path(path).is_dir() else "file"
         raise UserError(f"{path} exists and was not written by edujax: move it away or choose another --out "
                         f"(edujax never overwrites a {kind} it did not write)")

@@ -6,13 +6,12 @@ that is the same whenever the same sweep runs again, so a committed summary
 only changes when a result does) and `run.json` (how this run went: timings,
 device, chunks). Files are written to a temporary name and renamed into
 place, and a whole result folder is built beside the old one and swapped in
-at the end (`edujax.files`), so an interrupted run never leaves a
+at the end (`edujax.store.files`), so an interrupted run never leaves a
 half-written or half-overwritten result.
 """
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-from edujax.errors import UserError
-from edujax.files import ARRAYS, RUN_LOG, SUMMARY, atomic_dir, atomic_write, write_npz  # noqa: F401 (re-exported)
-from edujax.grid import Axis, Grid
-from edujax.outcomes import COLORS, counts
+from edujax.core.errors import UserError
+from edujax.store.files import ARRAYS, RUN_LOG, SUMMARY, atomic_write, write_npz
+from edujax.core.grid import Axis, Grid
+from edujax.core.outcomes import COLORS, counts
 
 #: `info` entries that describe how one run went rather than what it found (they differ from run to run
 #: and machine to machine): they go to `run.json`, which is not committed, instead of `summary.json`.
@@ -90,15 +89,11 @@ class SweepResult:
         shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
         return f"SweepResult({self.experiment!r}, {self.grid!r}, {self.steps} steps: {shares})"
 
-    def plot(self, title: str | None = None):
-        """The outcome map (as `heatmap.png`) as a matplotlib Figure."""
-        from edujax import plots  # matplotlib only when drawing
-
-        return plots.heatmap_figure(self, title)
-
     def _repr_png_(self) -> bytes:
         """Jupyter shows a result as its outcome map."""
-        return png(self.plot())
+        from edujax.report.plots import heatmap_figure, png  # the one upward import: drawing, only in Jupyter
+
+        return png(heatmap_figure(self))
 
     def to_pandas(self):
         """A tidy pandas DataFrame, one row per run: every hyperparameter column
@@ -194,13 +189,6 @@ class SweepResult:
         atomic_write(directory / SUMMARY, lambda f: f.write(json.dumps(summary, indent=2).encode()))
         return directory
 
-    def write(self, out, experiment=None, **options) -> Path:
-        """Draw the figures and write this result into `out/<experiment>`, then the
-        results index and page (`edujax.pipeline.write`)."""
-        from edujax import pipeline  # the pipeline draws with matplotlib: imported only when writing
-
-        return pipeline.write(self, out, experiment, **options)
-
     @classmethod
     def load(cls, directory, experiment=None) -> "SweepResult":
         """A saved result. With the `experiment` that produced it, the examples' final states get back
@@ -264,13 +252,6 @@ class SweepResult:
         )
 
 
-def png(figure, dpi: int = 90) -> bytes:
-    """A matplotlib figure as PNG bytes (what Jupyter displays)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
 #: What a summary.json must hold to be loaded.
 SUMMARY_KEYS = ("experiment", "steps", "axes", "boundaries")
 
@@ -331,19 +312,3 @@ def _state_tree(experiment, hparams: dict, leaves: list):
     with jax.enable_x64(any(column.dtype == np.float64 for column in hparams.values())):
         template = jax.eval_shape(experiment.init, key, abstract)
     return restore_state(template, leaves)
-
-
-def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:
-    """Each theory boundary's value over the grid without its own axis."""
-    evaluated = []
-    for boundary in experiment.boundaries:
-        if boundary.axis not in grid.names:
-            continue
-        others = [a for a in grid.axes if a.name != boundary.axis]
-        shape = tuple(len(a) for a in others)
-        hparams = {k: np.full(int(np.prod(shape)), v, np.float32) for k, v in experiment.defaults.items()}
-        if others:
-            hparams.update(Grid(*others).columns())
-        value = np.broadcast_to(np.asarray(boundary.value(hparams), np.float64), (int(np.prod(shape)),))
-        evaluated.append({"label": boundary.label, "axis": boundary.axis, "value": value.reshape(shape)})
-    return evaluated
