@@ -9,7 +9,7 @@ and step count, in one process:
   jitted step (compiled once, hyperparameters passed as arrays): what a
   newcomer writes;
 - **one at a time**: one setting at a time, its whole run one jitted
-  `lax.scan` (`runner.replay`): edujax minus the vmap;
+  `lax.scan` (`trace.replay`): edujax minus the vmap;
 - **plain vmap**: the whole grid as one plain `jit(vmap(lax.scan(step)))`
   returning every step's loss (what a PureJaxRL-style script keeps), split
   over the devices the same way: edujax minus its record windows and
@@ -58,6 +58,8 @@ from edujax.core.errors import UserError
 from edujax.core.grid import Grid, linspace, logspace
 from edujax.run import devices
 from edujax.run import sweep as runner
+from edujax.run import trace
+from edujax.run import memory
 from edujax.store.files import atomic_write
 
 
@@ -191,7 +193,7 @@ def matmul_peak(repeats: int = 5, min_seconds: float = 0.02) -> tuple[float, int
 
 def runner_batch(settings: int) -> int:
     """How many runs a one-chunk sweep of `settings` computes (padded for equal work per device)."""
-    return runner.chunk_rows(settings, settings, None, 0, jax.device_count())
+    return memory.chunk_rows(settings, settings, None, 0, jax.device_count())
 
 
 def product_chain_rate(settings: int, rows: int, width: int, steps: int = 200, repeats: int = 5) -> float:
@@ -222,7 +224,7 @@ def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     init, step = jax.jit(experiment.init), jax.jit(experiment.step)
 
     def one(hparams):
-        state = init(runner.setting_key(jax.random.key(0), hparams), hparams)
+        state = init(trace.setting_key(jax.random.key(0), hparams), hparams)
         for _ in range(steps + 1):
             state, metrics = step(state, hparams)
         jax.block_until_ready(metrics)
@@ -233,7 +235,7 @@ def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
 
 def one_at_a_time_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of whole jitted runs, one setting per call (edujax minus the vmap)."""
-    alone = jax.jit(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"])
+    alone = jax.jit(lambda hparams: trace.replay(experiment, hparams, steps)[1]["loss"])
     jax.block_until_ready(alone(rows[0]))  # compile outside the timing
     return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], repeats)
 
@@ -248,7 +250,7 @@ def grid_on_devices(columns):
 def plain_vmap_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
     n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
-    plain = jax.jit(jax.vmap(lambda hparams: runner.replay(experiment, hparams, steps)[1]["loss"]))
+    plain = jax.jit(jax.vmap(lambda hparams: trace.replay(experiment, hparams, steps)[1]["loss"]))
     jax.block_until_ready(plain(hparams))  # compile outside the timing
     return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), repeats)
 
@@ -260,7 +262,7 @@ def bare_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
 
     def train(h):
-        start = experiment.init(runner.setting_key(jax.random.key(0), h), h)
+        start = experiment.init(trace.setting_key(jax.random.key(0), h), h)
         return jax.lax.scan(lambda state, _: (experiment.step(state, h)[0], None), start, None, length=steps)[0]
 
     bare = jax.jit(jax.vmap(train))
@@ -277,7 +279,7 @@ def notebook_loop(experiment, columns, steps: int):
     every step, (padded settings, steps + 1), compiled on its first call.
     """
     hparams = grid_on_devices(columns)
-    init = jax.jit(jax.vmap(lambda h: experiment.init(runner.setting_key(jax.random.key(0), h), h)))
+    init = jax.jit(jax.vmap(lambda h: experiment.init(trace.setting_key(jax.random.key(0), h), h)))
     step = jax.jit(jax.vmap(experiment.step), donate_argnums=0)
 
     def run():

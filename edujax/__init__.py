@@ -22,7 +22,8 @@ from edujax.core.grid import Axis, Grid, choice, linspace, logspace, points, see
 from edujax.core.optimizers import switch  # noqa: E402
 from edujax.core.outcomes import COLORS, OUTCOMES, Criteria, classify  # noqa: E402
 from edujax.report.maps import describe_setting  # noqa: E402
-from edujax.run.sweep import replay, sweep  # noqa: E402
+from edujax.run.sweep import sweep  # noqa: E402
+from edujax.run.trace import replay  # noqa: E402
 from edujax.store.comparison import Comparison, compare  # noqa: E402
 from edujax.store.result import SweepResult  # noqa: E402
 from edujax.store.zoom import Zoom  # noqa: E402

@@ -15,8 +15,10 @@ from edujax.core import grid
 from edujax.core.errors import UserError
 from edujax.core.experiment import Boundary
 from edujax.core.outcomes import OUTCOMES, Criteria, counts, palette
-from edujax.store.result import SweepResult, atomic_write, evaluate_boundaries, restore_state, storable
-from edujax.run.sweep import RecordPlan
+from edujax.core.experiment import evaluate_boundaries
+from edujax.store.files import atomic_write
+from edujax.store.result import SweepResult, restore_state, storable
+from edujax.run.trace import RecordPlan
 
 # ---------------------------------------------------------------------------------------------------- sizes
 

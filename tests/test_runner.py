@@ -5,10 +5,10 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax.run import sweep as runner
+from edujax.run import memory, trace
 from edujax.core.errors import UserError
 from edujax.core.outcomes import DIVERGED
-from edujax.run.sweep import RecordPlan
+from edujax.run.trace import RecordPlan
 
 from helpers import noisy_start_experiment
 
@@ -111,15 +111,13 @@ def test_chunked_equals_one_pass(quadratic):
 def test_cache_sized_blocks_change_no_number(quadratic, monkeypatch):
     """On a CPU a device trains its rows block by block when a step's temporaries are big;
     with the cache budget shrunk to nothing, even the quadratic runs in blocks of 64, bit for bit as one vmap."""
-    from edujax.run import sweep as runner
-
     grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 30), ej.linspace("start_angle", 0.0, 90.0, 11))
     whole = ej.sweep(quadratic, grid, 50)
     assert whole.info["block"] == 0
-    monkeypatch.setattr(runner, "CACHE_BYTES", 0)
+    monkeypatch.setattr(memory, "CACHE_BYTES", 0)
     blocked = ej.sweep(quadratic, grid, 50)
-    assert blocked.info["block"] == runner.BATCH_MULTIPLE
-    assert blocked.info["chunk_size"] % (runner.BATCH_MULTIPLE * blocked.info["devices"]) == 0
+    assert blocked.info["block"] == memory.BATCH_MULTIPLE
+    assert blocked.info["chunk_size"] % (memory.BATCH_MULTIPLE * blocked.info["devices"]) == 0
     assert_same_result(blocked, whole)
 
 
@@ -237,8 +235,8 @@ def test_only_steps_on_a_few_scalars_are_unrolled():
     """A step as small as its state is unrolled; one that reduces over data or carries a big state is not."""
     carry = (jnp.zeros(2), jnp.complex64(0))
     halve = lambda c, _: ((c[0] / 2, c[1]), None)  # noqa: E731
-    assert runner._scalar_step(halve, carry)
+    assert trace._scalar_step(halve, carry)
     data = jnp.arange(17.0)
     fit = lambda c, _: ((c[0] - jnp.mean(data * c[0][0]), c[1]), None)  # noqa: E731
-    assert not runner._scalar_step(fit, carry)
-    assert not runner._scalar_step(halve, (jnp.zeros(runner.UNROLL_MAX_STATE + 1), jnp.complex64(0)))
+    assert not trace._scalar_step(fit, carry)
+    assert not trace._scalar_step(halve, (jnp.zeros(trace.UNROLL_MAX_STATE + 1), jnp.complex64(0)))

@@ -15,7 +15,9 @@ import edujax as ej
 from edujax.run import devices
 from edujax.core.errors import UserError
 from edujax.store.result import SweepResult
-from edujax.run.sweep import RecordPlan, bytes_per_run, hparam_columns
+from edujax.run.memory import bytes_per_run
+from edujax.run.sweep import hparam_columns
+from edujax.run.trace import RecordPlan
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ import pytest
 
 import edujax as ej
 from edujax.app import registry
-from edujax.run import sweep as runner
+from edujax.run import trace
 from edujax.core.outcomes import CONVERGED
 from edujax.store.result import SweepResult
-from edujax.run.sweep import replay
+from edujax.run.trace import replay
 from jax.flatten_util import ravel_pytree
 
 SHAPES = {"w": (2, 3), "b": (2,)}  # the parameters are a pytree of 8 numbers
@@ -145,7 +145,7 @@ def test_vmapped_sweep_keeps_the_estimate_a_real_branch():
     `cond` (run only every k steps) instead of becoming a `select` that computes it at every step."""
     experiment = registry.load("edge_of_stability")
     hparams = {"learning_rate": jnp.full(4, 0.1), "seed": jnp.arange(4), "optimizer": jnp.arange(4) % 3}
-    run = jax.vmap(runner.run_one(experiment, runner.RecordPlan.make(40, 2), jnp.float32), in_axes=(0, None))
+    run = jax.vmap(trace.run_one(experiment, trace.RecordPlan.make(40, 2), jnp.float32), in_axes=(0, None))
     assert "cond[" in str(jax.make_jaxpr(run)(hparams, jax.random.key(0)))
 
 
