@@ -6,6 +6,9 @@ The public API is what `__all__` lists; experiment modules use nothing else
 This module is the façade over the layers (core, store, run, report, app; README, "Layout").
 """
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 from edujax.run import devices as _devices
 
@@ -51,3 +54,28 @@ def __getattr__(name):
     module_name, attribute = _LAZY[name]
     module = importlib.import_module(module_name)
     return module if attribute is None else getattr(module, attribute)
+
+
+#: The public modules by the path they are imported as (`from edujax.plots import edges`) -> where they live.
+_MODULES = {"plots": "edujax.report.plots", "plots_landscapes": "edujax.report.plots_landscapes",
+            "plots_regression": "edujax.report.plots_regression", "landscapes": "edujax.core.landscapes",
+            "regression": "edujax.core.regression", "schedules": "edujax.core.schedules"}
+
+
+class _PublicModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`import edujax.plots` and the like give the module in its layer (the same module object)."""
+
+    def find_spec(self, name, path=None, target=None):
+        prefix, _, short = name.partition(".")
+        if prefix == "edujax" and short in _MODULES:
+            return importlib.util.spec_from_loader(name, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module(_MODULES[spec.name.partition(".")[2]])
+
+    def exec_module(self, module):
+        pass
+
+
+sys.meta_path.append(_PublicModules())

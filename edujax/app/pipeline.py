@@ -13,7 +13,7 @@ the command line's `sweep`. `write` writes a result already in memory,
 
 Safety, checked before any sweep starts: experiment names are identifiers,
 so nothing is written outside `out`; `out` must be writable; edujax never
-replaces a file or folder it did not write (`edujax.files`); results that
+replaces a file or folder it did not write (`edujax.store.files`); results that
 are already there must be readable. Two processes writing into one `out`
 take turns for the short moment of swapping a result in and writing the
 index, so neither result is lost. A saved summary records the experiment's

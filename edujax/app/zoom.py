@@ -13,7 +13,7 @@ Each frame records the continuous measure of every cell
 (`SweepResult.measure`) and the box-counting dimension of its boundary.
 `Zoom.save` writes every frame as a PNG, an animated GIF
 (matplotlib's Pillow writer), a strip of all frames, the box-counting fits
-(drawn by `edujax.fractal_plots`) and `zoom.json` with the windows,
+(drawn by `edujax.report.fractal_plots`) and `zoom.json` with the windows,
 dimensions and timings.
 
 Deep zooms need float64: a float32 hyperparameter has about 7 significant

@@ -58,7 +58,7 @@ class Experiment:
     experiment-specific plots to the standard ones.
 
     `classify(runs, codes) -> codes` relabels runs after the standard rules
-    (`codes`, see `edujax.outcomes`), e.g. to call a GAN that missed modes
+    (`codes`, see `edujax.core.outcomes`), e.g. to call a GAN that missed modes
     "mode collapse"; `runs` holds the flattened sweep outputs: ``loss``
     (N, R + 1) at the steps ``record_steps``, ``hi`` and ``lo`` (N, R: the
     loss's largest and smallest value in each record window, non-finite where
@@ -209,7 +209,7 @@ def minimize(
     sits at a stationary point. Only what is recorded costs: inside the sweep's
     windows XLA drops the metrics no record needs. `sharpness=ej.Sharpness(every=k)`
     adds the metric ``"sharpness"``, the loss's top Hessian eigenvalue (see
-    `edujax.curvature`) measured every k steps, recorded at every record
+    `edujax.core.curvature`) measured every k steps, recorded at every record
     point (`record` defaults to it).
 
     `metrics` may take the step count as a third argument and the optimizer's

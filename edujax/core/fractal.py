@@ -1,7 +1,7 @@
 """Fractal boundaries: where training converges and where it blows up, and how rough that border is.
 
 A sweep gives every cell a continuous *measure* (`SweepResult.measure`, see
-`edujax.outcomes`): negative where the loss fell (by that many decades),
+`edujax.core.outcomes`): negative where the loss fell (by that many decades),
 positive where it grew or became non-finite. The *boundary* is where the two
 meet: the 2 × 2 blocks of neighbouring cells whose measures disagree in sign
 (`boundary`); `sides` also reads a map for Liu's border, runs that stay

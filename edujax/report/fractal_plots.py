@@ -1,6 +1,6 @@
 """Pictures of fractal boundaries: measure maps, zoom frames, strips, GIFs and box-counting fits.
 
-The numbers come from `edujax.fractal` and `edujax.zooming`; this module
+The numbers come from `edujax.core.fractal` and `edujax.app.zoom`; this module
 only draws them.
 """
 from __future__ import annotations

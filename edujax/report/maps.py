@@ -1,8 +1,8 @@
 """How a sweep's grid becomes a picture: which axes are drawn, faceted or
 aggregated, where the cells' edges lie, where the theory lines run.
 
-NumPy only, shared by the PNG figures (`edujax.plots`) and the results page
-(`edujax.page`), so both draw the same map and the page needs no matplotlib.
+NumPy only, shared by the PNG figures (`edujax.report.plots`) and the results page
+(`edujax.report.page`), so both draw the same map and the page needs no matplotlib.
 """
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def pack(array: np.ndarray) -> str:
 
 
 def curve_subgrid(shape: tuple[int, ...], budget: int = CURVE_CELLS) -> list[np.ndarray]:
-    """Evenly spread indices along each dimension, at most `budget` cells in all (`edujax.grid.spread_indices`)."""
+    """Evenly spread indices along each dimension, at most `budget` cells in all (`edujax.core.grid.spread_indices`)."""
     return spread_indices(shape, budget)
 
 

@@ -143,7 +143,7 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
 
 
 def measure_map(result: SweepResult, path: Path) -> str:
-    """The continuous measure (log10 final gap / initial gap; see `edujax.outcomes`) on a diverging colormap:
+    """The continuous measure (log10 final gap / initial gap; see `edujax.core.outcomes`) on a diverging colormap:
     blue where runs got better by that many decades, red where they got worse or blew up (darkest: earliest)."""
     from matplotlib.colors import TwoSlopeNorm
 

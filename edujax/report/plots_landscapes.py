@@ -1,5 +1,5 @@
 """Pictures of the landscape experiments: paths on contour plots, the rolling
-marble, basins of attraction (the problems themselves are in `edujax.landscapes`).
+marble, basins of attraction (the problems themselves are in `edujax.core.landscapes`).
 
 `figures(landscape)` is an `Experiment.figures` hook: it draws the
 representative runs' paths (recorded every step by the `position` metric) on

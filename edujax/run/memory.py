@@ -108,7 +108,7 @@ def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: 
 
 def kept_subgrid(shape: tuple[int, ...], budget_runs: int) -> tuple[np.ndarray, ...]:
     """Per-axis indices of the runs whose records and states are kept: all of them if `budget_runs` allows,
-    else an evenly spread sub-grid of at most `budget_runs` runs (see `edujax.grid.spread_indices`)."""
+    else an evenly spread sub-grid of at most `budget_runs` runs (see `edujax.core.grid.spread_indices`)."""
     if math.prod(shape) <= budget_runs:
         return tuple(np.arange(n) for n in shape)
     return tuple(spread_indices(shape, max(1, budget_runs)))

@@ -4,7 +4,7 @@
 SGD vs Adam, float32 vs float64, before vs after a change — and returns a
 `Comparison`: `changed` (grid-shaped, True where the outcome names differ)
 and `table()` (every change, from → to, with its number of runs).
-`edujax.write(comparison, out)` saves its map (`edujax.plots.comparison_figure`:
+`edujax.write(comparison, out)` saves its map (`edujax.report.plots.comparison_figure`:
 unchanged runs grey, changed ones in the colour of their outcome in `b`) and
 table into a folder; the results page shows every comparison folder it finds
 beside the experiments.

@@ -40,7 +40,7 @@ class SweepResult:
 
     Every run: `hparams[name]`, `outcome` (codes into `outcome_names`),
     `measure` (log10 of the final over the initial gap; see
-    `edujax.outcomes`), `steps_to_go` (for slow runs: the steps still needed
+    `edujax.core.outcomes`), `steps_to_go` (for slow runs: the steps still needed
     at the measured rate; NaN for the others), `frozen` (one more update would
     change no bit of the state), `final[metric]` (each metric at the last step).
 
