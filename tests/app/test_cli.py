@@ -12,7 +12,7 @@ import pytest
 from edujax.app.cli import main
 from edujax.store.result import SweepResult
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = ["--grid", "learning_rate=1e-3:1:6", "--grid", "start_angle=0:90:3", "--steps", "30"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import edujax as ej
 from edujax.store import files
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # An experiment outside experiments/, with a figure hook of its own.
 MODULE = '''

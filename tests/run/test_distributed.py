@@ -10,7 +10,7 @@ import numpy as np
 
 import edujax as ej
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GRID = ["--grid", "learning_rate=1e-4:1:30", "--grid", "start_angle=0:90:11", "--steps", "80"]
 
 

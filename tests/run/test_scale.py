@@ -19,7 +19,7 @@ from edujax.run.memory import bytes_per_run
 from edujax.run.sweep import hparam_columns
 from edujax.run.trace import RecordPlan
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def assert_same_numbers(a, b):

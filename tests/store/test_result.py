@@ -1,4 +1,4 @@
-"""SweepResult round trip and atomic writes."""
+"""SweepResult round trip and atomic writes: every save/load test."""
 import json
 import os
 
@@ -8,8 +8,10 @@ import pytest
 
 import edujax as ej
 from edujax.core.errors import UserError
-from edujax.store.files import atomic_dir
-from edujax.store.result import SweepResult
+from edujax.core import grid
+from edujax.core.outcomes import OUTCOMES, palette
+from edujax.store.files import atomic_dir, atomic_write
+from edujax.store.result import SweepResult, restore_state, storable
 
 
 def closed_form_final_loss(learning_rate, angle_deg, steps):
@@ -144,3 +146,148 @@ def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch
     monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed
     with pytest.raises(UserError, match="needs pandas: pip install pandas"):
         result.to_pandas()
+
+
+# ------------------------------------------------------------------------------------------------ atomic files
+
+
+def test_a_writer_that_fails_halfway_leaves_the_old_bytes_and_no_temporary_file(tmp_path):
+    path = tmp_path / "sweep.npz"
+    path.write_bytes(b"old bytes")
+
+    def half(f):
+        f.write(b"new ")
+        assert path.read_bytes() == b"old bytes"  # written elsewhere, not in place
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(path, half)
+    assert path.read_bytes() == b"old bytes" and os.listdir(tmp_path) == ["sweep.npz"]
+
+    def whole(f):
+        f.write(b"new bytes")
+        assert path.read_bytes() == b"old bytes"
+
+    atomic_write(path, whole)
+    assert path.read_bytes() == b"new bytes" and os.listdir(tmp_path) == ["sweep.npz"]
+    atomic_write(tmp_path / "fresh.json", lambda f: f.write(b"{}"))
+    assert sorted(os.listdir(tmp_path)) == ["fresh.json", "sweep.npz"]
+    assert (tmp_path / "fresh.json").read_bytes() == b"{}"
+
+
+# ----------------------------------------------------------------------------------------------- saved results
+
+
+def hand_made_result():
+    """A 2 × 3 result written by hand (no sweep): what `sweep` returns, with known numbers."""
+    axes = (ej.values("learning_rate", [0.1, 1.0], scale="log", label="lr"), ej.seeds(3))
+    outcome = np.array([[0, 0, 1], [3, 1, 5]], np.int8)
+    return SweepResult(
+        experiment="unit", axes=axes, steps=40,
+        hparams={"learning_rate": np.array([[0.1] * 3, [1.0] * 3], np.float32), "seed": np.array([[0, 1, 2]] * 2)},
+        outcome=outcome, measure=np.array([[-3, -2.5, -1], [40, -0.5, 0]], np.float32),
+        steps_to_go=np.array([[np.nan, np.nan, 12], [np.nan, 300, np.nan]], np.float32),
+        frozen=np.array([[0, 0, 0], [0, 0, 1]], bool),
+        loss=np.arange(18, dtype=np.float32).reshape(2, 3, 3), hi=np.full((2, 3, 2), 7, np.float32),
+        lo=np.full((2, 3, 2), -1, np.float32), trace_index=(np.arange(2), np.array([0, 2])),
+        final={"loss": np.array([[1e-3, 1e-2, 0.5], [np.inf, 0.25, 4]], np.float32)},
+        record_steps=np.array([0, 20, 40]),
+        examples={"index": np.array([0, 5]), "step": np.arange(3), "loss": np.ones((2, 3), np.float32),
+                  "state": {"w": np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)}},
+        boundaries=[{"label": "2/λ", "axis": "learning_rate", "value": np.array([2.0, 2.0, 2.0])}],
+        info={"wall_s": 1.5, "global_min": 0.0, "criteria": {"rtol": 1e-4}},
+    )
+
+
+def test_a_saved_result_holds_the_numbers_written_and_a_summary_of_them(tmp_path):
+    result = hand_made_result()
+    assert result.save(tmp_path / "r", figures={"heatmap.png": "the map"}) == tmp_path / "r"
+    assert sorted(os.listdir(tmp_path / "r")) == ["run.json", "summary.json", "sweep.npz"]
+    assert json.loads((tmp_path / "r" / "run.json").read_text()) == {"wall_s": 1.5}  # how this run went
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary == {
+        "experiment": "unit", "grid": [
+            {"name": "learning_rate", "scale": "log", "size": 2, "columns": ["learning_rate"], "label": "lr",
+             "min": pytest.approx(0.1), "max": 1.0},
+            {"name": "seed", "scale": "seed", "size": 3, "columns": ["seed"], "label": "init seed", "min": 0.0,
+             "max": 2.0}],
+        "settings": 6, "steps": 40,
+        "outcomes": {"converged": 2, "slow": 2, "oscillating": 0, "diverged": 1, "local_min": 0, "stalled": 1},
+        "boundaries": [{"label": "2/λ", "axis": "learning_rate"}], "figures": {"heatmap.png": "the map"},
+        "outcome_colors": {"converged": "#2ca02c", "slow": "#9ecae1", "oscillating": "#ff7f0e", "diverged": "#d62728",
+                           "local_min": "#9467bd", "stalled": "#7f7f7f"},
+        "global_min": 0.0, "criteria": {"rtol": 1e-4},
+        "axes": [{"name": "learning_rate", "scale": "log", "columns": ["learning_rate"], "label": "lr", "choices": []},
+                 {"name": "seed", "scale": "seed", "columns": ["seed"], "label": "init seed", "choices": []}],
+        "files": ["run.json", "summary.json", "sweep.npz"],
+    }
+    assert repr(result) == ("SweepResult('unit', Grid(learning_rate[2] × seed[3]), 40 steps: converged 33%, slow 33%, "
+                            "diverged 17%, stalled 17%)")
+
+    loaded = SweepResult.load(tmp_path / "r")
+    assert (loaded.experiment, loaded.steps, loaded.info) == ("unit", 40, {"wall_s": 1.5, "global_min": 0.0,
+                                                                         "criteria": {"rtol": 1e-4}})
+    assert [(a.name, a.scale, a.columns, a.label, a.title) for a in loaded.axes] == [
+        ("learning_rate", "log", ("learning_rate",), "lr", "lr"), ("seed", "seed", ("seed",), "init seed", "init seed")]
+    np.testing.assert_allclose(loaded.axes[0].values, [0.1, 1.0], rtol=1e-7)
+    assert loaded.axes[1].values.tolist() == [0, 1, 2]
+    assert loaded.outcome.tolist() == [[0, 0, 1], [3, 1, 5]] and loaded.outcome.dtype == np.int8
+    assert loaded.labels.tolist() == [["converged", "converged", "slow"], ["diverged", "slow", "stalled"]]
+    assert loaded.measure.tolist() == [[-3, -2.5, -1], [40, -0.5, 0]]
+    np.testing.assert_array_equal(loaded.steps_to_go, [[np.nan, np.nan, 12], [np.nan, 300, np.nan]])
+    assert loaded.frozen.tolist() == [[False] * 3, [False, False, True]]
+    assert loaded.loss.tolist() == np.arange(18).reshape(2, 3, 3).tolist()
+    assert (loaded.hi == 7).all() and (loaded.lo == -1).all() and loaded.hi.shape == loaded.lo.shape == (2, 3, 2)
+    assert [i.tolist() for i in loaded.trace_index] == [[0, 1], [0, 2]] and not loaded.traced_all
+    assert loaded.traced(np.arange(6).reshape(2, 3)).tolist() == [[0, 2], [3, 5]]
+    assert loaded.record_steps.tolist() == [0, 20, 40]
+    assert loaded.hparams["seed"].tolist() == [[0, 1, 2]] * 2 and list(loaded.hparams) == ["learning_rate", "seed"]
+    np.testing.assert_allclose(loaded.final["loss"], [[1e-3, 1e-2, 0.5], [np.inf, 0.25, 4]], rtol=1e-7)
+    assert list(loaded.final) == ["loss"]
+    assert sorted(loaded.examples) == ["index", "loss", "state", "step"]
+    assert loaded.examples["index"].tolist() == [0, 5] and loaded.examples["step"].tolist() == [0, 1, 2]
+    assert [leaf.tolist() for leaf in loaded.examples["state"]] == [[[1.0, 2.0], [3.0, 4.0]]]  # leaves, no experiment
+    assert loaded.boundaries == [{"label": "2/λ", "axis": "learning_rate", "value": pytest.approx([2.0, 2.0, 2.0])}]
+    assert loaded.outcome_colors == summary["outcome_colors"] and loaded.counts == summary["outcomes"]
+
+
+def test_a_damaged_result_is_detected(tmp_path):
+    folder = hand_made_result().save(tmp_path / "r")
+    good = (folder / "sweep.npz").read_bytes()
+    damages = {
+        "summary.json": [b"{\"experiment\": \"unit\", \"gri", b""],
+        "sweep.npz": [good[: len(good) // 2], good[:200] + bytes(200) + good[400:], b"not a zip file at all", b""],
+    }
+    for name, variants in damages.items():
+        original = (folder / name).read_bytes()
+        for damaged in variants:
+            (folder / name).write_bytes(damaged)
+            with pytest.raises(UserError, match=rf"/r/{name} is damaged \(\w+: .*\): sweep that experiment again$"):
+                SweepResult.load(folder)
+        (folder / name).write_bytes(original)
+    (folder / "sweep.npz").unlink()
+    with pytest.raises(UserError, match=r"/r: sweep.npz is missing"):
+        SweepResult.load(folder)
+
+
+def test_a_state_with_prng_keys_is_stored_as_raw_key_data_and_restored():
+    state = {"key": jax.random.key(3), "w": np.array([1.5, 2.5], np.float32)}
+    stored = storable(state)
+    assert stored["key"].dtype == np.uint32 and np.asarray(stored["key"]).tolist() == [0, 3]  # threefry: (0, seed)
+    assert stored["w"] is state["w"]
+    restored = restore_state(state, [np.asarray(leaf) for leaf in jax.tree.leaves(stored)])
+    assert jax.dtypes.issubdtype(restored["key"].dtype, jax.dtypes.prng_key)
+    assert np.asarray(jax.random.key_data(restored["key"])).tolist() == [0, 3]
+    assert restored["w"].tolist() == [1.5, 2.5]
+
+
+def test_small_contracts_of_axes_grids_and_saved_results(tmp_path):
+    assert isinstance(grid.Axis("a", [1.0, 2.0]).values, np.ndarray) and ej.values("a", [1.0]).label == ""
+    with pytest.raises(UserError, match=r"^a grid needs at least one axis$"):
+        ej.Grid()
+    assert storable({"lr": 0.5, "w": [1, 2]}) == {"lr": 0.5, "w": [1, 2]}  # plain Python leaves pass through
+    result = hand_made_result()
+    result.outcome_colors = palette({"collapsed": "#000000"})
+    folder = result.save(tmp_path / "new" / "nested")  # parents are made
+    assert (folder / "summary.json").read_text().startswith('{\n  "experiment": "unit",\n  "grid": [\n    {\n')
+    assert SweepResult.load(folder).outcome_names == (*OUTCOMES, "collapsed")
