@@ -57,7 +57,8 @@ def test_every_public_name_exists():
 
 
 def test_the_page_and_the_problems_do_not_import_matplotlib():
-    code = ("import sys, edujax, edujax.report.page, edujax.core.landscapes, edujax.core.regression, edujax.report.maps;"
+    code = ("import sys, edujax, edujax.report.page, edujax.core.landscapes, edujax.core.regression,"
+            " edujax.report.maps;"
             "print('matplotlib' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.stdout.strip() == "False", proc.stderr

@@ -3,7 +3,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py")
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"  # a script, not part of the package
+_spec = importlib.util.spec_from_file_location("bench", BENCH)
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 

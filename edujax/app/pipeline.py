@@ -61,15 +61,12 @@ class Job:
     grid: Grid
 
 
-def run(experiment: Experiment | str | Path, out: str | Path = "results", *, grid: Grid | None = None,
-        axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0, precision: str | None = None,
-        records: int | None = None, chunk_size: int | None = None, max_memory: int | str | None = None,
-        max_host_memory: int | str | None = None, progress: bool = False, log: Log | None = None) -> SweepResult:
+def run(experiment: Experiment | str | Path, out: str | Path = "results", **options) -> SweepResult:
     """Sweep `experiment` and write what `make sweep` writes for it; returns the result.
 
-    `grid` replaces the experiment's grid; `axes` replace (or add) single
-    axes: `Axis` objects or command-line specs such as
-    ``"learning_rate=1e-3:1:64"``. `precision="float64"` runs in double
+    `options` are `run_all`'s keyword arguments. `grid` replaces the
+    experiment's grid; `axes` replace (or add) single axes: `Axis` objects or
+    command-line specs such as ``"learning_rate=1e-3:1:64"``. `precision="float64"` runs in double
     precision (default: the experiment's). `records` sets how many record
     points each run keeps. `max_memory` (bytes, or text such as ``"2GB"``) and
     `chunk_size` bound a chunk of runs on a device, `max_host_memory` what the
@@ -83,9 +80,7 @@ def run(experiment: Experiment | str | Path, out: str | Path = "results", *, gri
     >>> result.counts["converged"] > 0
     True
     """
-    (result,) = run_all([experiment], out, grid=grid, axes=axes, steps=steps, seed=seed, precision=precision,
-                        records=records, chunk_size=chunk_size, max_memory=max_memory,
-                        max_host_memory=max_host_memory, progress=progress, log=log).values()
+    (result,) = run_all([experiment], out, **options).values()
     return result
 
 
@@ -210,8 +205,8 @@ def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | 
 def write(result: SweepResult | Comparison, out: str | Path, experiment: Experiment | None = None, *,
           source: Path | None = None, index: bool = True, log: Log | None = None) -> Path:
     """Publish a result or a comparison (`edujax.write`). A `Comparison` goes into the folder `out`
-    (`edujax.app.compare.write`); a `SweepResult`: draw its figures (the standard ones and `experiment`'s own) and write them with the
-    result into `out/<name>/`, swapped in whole; then (`index`) the results index and page.
+    (`edujax.app.compare.write`); a `SweepResult`: draw its figures (the standard ones and `experiment`'s own)
+    and write them with the result into `out/<name>/`, swapped in whole; then (`index`) the results index and page.
 
     `source` is the experiment's file (default: where `experiment` was
     defined); it is recorded in `summary.json` so that `redraw` finds the

@@ -1,1 +1,3 @@
-"""The model: experiments, grids, optimizers, problems and the rules that judge a run. Imports nothing else of edujax."""
+"""The model: experiments, grids, optimizers, problems and the rules that judge a run.
+
+Imports nothing else of edujax."""

@@ -60,8 +60,8 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
 
 
 @functools.lru_cache(maxsize=64)
-def compile_chunk(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str, judged: bool,
-             keep_state: bool, block: int = 0):
+def compile_chunk(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str,
+                  judged: bool, keep_state: bool, block: int = 0):
     """Compile once per (experiment, record plan, chunk shape, column dtypes, devices, precision, outputs, block).
 
     With `block` (runs per device, dividing each device's share of the chunk)
@@ -196,7 +196,8 @@ def _compiled_chunk(experiment, plan, columns, dtype: str, mesh, judged: bool, k
     per_run = 0 if chunk_size is not None else bytes_per_run(experiment, plan, signature, dtype)
     block = block_rows(experiment, plan, signature, dtype, mesh)
     chunk = chunk_rows(n, chunk_size, max_memory, per_run, mesh.size, block)
-    return compile_chunk(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state, block), chunk, block, per_run
+    compiled = compile_chunk(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state, block)
+    return compiled, chunk, block, per_run
 
 
 def _place(into, tree, where: slice, rows=None):

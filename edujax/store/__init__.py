@@ -1,1 +1,3 @@
-"""Files on disk: atomic writes, folder ownership, a sweep's saved result, zoom and comparison data. Imports only core."""
+"""Files on disk: atomic writes, folder ownership, a sweep's saved result, zoom and comparison data.
+
+Imports only core."""
