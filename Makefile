@@ -43,9 +43,9 @@ clean:
 
 # Mutation testing of the core (README, "Mutation testing"): mutmut plants one small bug at a time in the functions
 # below and runs the fast test subset of [tool.mutmut] in pyproject.toml; tests/mutation_score.py prints the score.
-MUTATE_SCOPE := 'edujax.core.outcomes.*' 'edujax.core.grid.*' 'edujax.run.trace.x*RecordPlan*' \
-	'edujax.run.devices.x_parse_bytes*' 'edujax.run.devices.x_format_bytes*' 'edujax.run.devices.x_default_*' \
-	'edujax.run.devices.x_nbytes*' 'edujax.store.files.x_atomic_write*' 'edujax.store.result.x*SweepResult*save*' \
+MUTATE_SCOPE := 'edujax.core.outcomes.*' 'edujax.core.grid.*' 'edujax.runner.trace.x*RecordPlan*' \
+	'edujax.runner.devices.x_parse_bytes*' 'edujax.runner.devices.x_format_bytes*' 'edujax.runner.devices.x_default_*' \
+	'edujax.runner.devices.x_nbytes*' 'edujax.store.files.x_atomic_write*' 'edujax.store.result.x*SweepResult*save*' \
 	'edujax.store.result.x*SweepResult*load*' 'edujax.store.result.x*SweepResult*summary*' \
 	'edujax.store.result.x_storable*' 'edujax.store.result.x_restore_state*' 'edujax.store.result.x__is_key*' \
 	'edujax.core.experiment.x_evaluate_boundaries*'

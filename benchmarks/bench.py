@@ -56,10 +56,10 @@ from edujax.app.cli import Parser, positive
 from edujax.core import landscapes
 from edujax.core.errors import UserError
 from edujax.core.grid import Grid, linspace, logspace
-from edujax.run import devices
-from edujax.run import sweep as runner
-from edujax.run import trace
-from edujax.run import memory
+from edujax.runner import devices
+from edujax.runner import sweep as runner
+from edujax.runner import trace
+from edujax.runner import memory
 from edujax.store.files import atomic_write
 
 

@@ -2,15 +2,15 @@
 
 The public API is what `__all__` lists; experiment modules use nothing else
 (a test checks). `import edujax` gives JAX one CPU device per core (see
-`edujax.run.devices.use_every_cpu_core`), unless JAX was told otherwise first.
-This module is the façade over the layers (core, store, run, report, app; README, "Layout").
+`edujax.runner.devices.use_every_cpu_core`), unless JAX was told otherwise first.
+This module is the façade over the layers (core, store, runner, report, app; README, "Layout").
 """
 import importlib
 import importlib.abc
 import importlib.util
 import sys
 
-from edujax.run import devices as _devices
+from edujax.runner import devices as _devices
 
 _devices.use_every_cpu_core()
 
@@ -25,8 +25,8 @@ from edujax.core.grid import Axis, Grid, choice, linspace, logspace, points, see
 from edujax.core.optimizers import switch  # noqa: E402
 from edujax.core.outcomes import COLORS, OUTCOMES, Criteria, classify  # noqa: E402
 from edujax.report.maps import describe_setting  # noqa: E402
-from edujax.run.sweep import sweep  # noqa: E402
-from edujax.run.trace import replay  # noqa: E402
+from edujax.runner.sweep import sweep  # noqa: E402
+from edujax.runner.trace import replay  # noqa: E402
 from edujax.store.comparison import Comparison, compare  # noqa: E402
 from edujax.store.result import SweepResult  # noqa: E402
 from edujax.store.zoom import Zoom  # noqa: E402

@@ -66,7 +66,7 @@ def test_the_page_and_the_problems_do_not_import_matplotlib():
 
 def test_import_edujax_gives_one_cpu_device_per_core_unless_told_otherwise():
     """The Python API splits the CPU like the command line; an explicit count wins."""
-    from edujax.run import devices
+    from edujax.runner import devices
 
     code = "import edujax, jax; print(jax.device_count())"
     base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}

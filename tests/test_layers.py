@@ -1,6 +1,6 @@
 """The package's layers (README, "Layout"): imports run one way, and no module imports itself in a circle.
 
-core <- store <- run, report <- app <- `edujax/__init__.py` (the public façade). Every import counts,
+core <- store <- runner, report <- app <- `edujax/__init__.py` (the public façade). Every import counts,
 module level or inside a function, except the one lazy import in each `_repr_png_` (Jupyter's hook on a
 data class, which draws with the report layer only when a notebook displays the object).
 """
@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "edujax"
 ALLOWED = {
     "core": {"core"},
     "store": {"core", "store"},
-    "run": {"core", "store", "run"},
+    "runner": {"core", "store", "runner"},
     "report": {"core", "store", "report"},
-    "app": {"core", "store", "run", "report", "app"},
+    "app": {"core", "store", "runner", "report", "app"},
 }
 #: The functions whose imports may point upward: the lazy drawing behind Jupyter's display of a data class.
 UPWARD_ALLOWED_IN = {"_repr_png_"}
@@ -63,7 +63,7 @@ def edges(include_whitelisted: bool = False) -> dict[str, set[str]]:
 
 def test_every_module_sits_in_a_layer():
     loose = [m for m in MODULES if layer(m) is None and m not in ("edujax", "edujax.__main__")]
-    assert loose == [], f"modules outside core/store/run/report/app: {loose}"
+    assert loose == [], f"modules outside core/store/runner/report/app: {loose}"
 
 
 def test_imports_run_one_way():
@@ -115,6 +115,13 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_circles():
     graph = {m: targets for m, targets in edges().items() if m != "edujax"}  # the façade imports everything
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_no_layer_hides_a_public_name():
+    """`import edujax.<layer>` sets that attribute of the package: a layer named like a public function hides it."""
+    import edujax
+
+    assert set(ALLOWED) & set(edujax.__all__) == set()
 
 
 def test_the_cycle_finder_finds_one():

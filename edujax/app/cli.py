@@ -15,7 +15,7 @@ from edujax.app import pipeline, registry
 from edujax.core import fractal
 from edujax.core.errors import UserError
 from edujax.core.outcomes import OUTCOMES
-from edujax.run import devices
+from edujax.runner import devices
 from edujax.store.comparison import compare
 from edujax.store.zoom import ZOOM_JSON
 

@@ -37,8 +37,8 @@ from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment, check_precision, check_steps
 from edujax.core.grid import Axis, Grid, parse_axis
 from edujax.report import page, plots
-from edujax.run import devices
-from edujax.run.sweep import sweep
+from edujax.runner import devices
+from edujax.runner.sweep import sweep
 from edujax.store import files
 from edujax.store.comparison import Comparison
 from edujax.store.result import SweepResult, saved

@@ -36,7 +36,7 @@ from edujax.core.experiment import check_precision as check_precision_name
 from edujax.core.grid import Axis, Grid
 from edujax.store.files import atomic_dir, atomic_write
 from edujax.store.zoom import MEASURES, WRITTEN, ZOOM_JSON, Frame, Zoom, zoom_axes
-from edujax.run.sweep import sweep
+from edujax.runner.sweep import sweep
 
 
 def _number(name: str, text) -> float:

@@ -1,6 +1,6 @@
 """What happened to a run: one of six outcomes, decided from its dynamics.
 
-The runner reduces every run while it trains (`edujax.run.sweep`): the loss at
+The runner reduces every run while it trains (`edujax.runner.sweep`): the loss at
 `R + 1` record points (step 0, the start of each of `R` record windows, the
 last step), the loss's *envelope* in each window (its largest and smallest
 value at any step, both ends included, so a loss that bounces every step is

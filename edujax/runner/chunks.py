@@ -15,9 +15,9 @@ from tqdm import tqdm  # the plain bar: tqdm.auto wants ipywidgets in a notebook
 
 from edujax.core.experiment import Experiment
 from edujax.core.outcomes import summarize
-from edujax.run import devices
-from edujax.run.memory import block_rows, bytes_per_run, chunk_rows
-from edujax.run.trace import RecordPlan, column_signature, outcomes_from, run_one, tracing_user_code
+from edujax.runner import devices
+from edujax.runner.memory import block_rows, bytes_per_run, chunk_rows
+from edujax.runner.trace import RecordPlan, column_signature, outcomes_from, run_one, tracing_user_code
 from edujax.store.files import atomic_write, write_npz
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.

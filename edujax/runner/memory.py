@@ -12,8 +12,8 @@ import numpy as np
 from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment
 from edujax.core.grid import spread_indices
-from edujax.run import devices
-from edujax.run.trace import RecordPlan, run_one, tracing_user_code
+from edujax.runner import devices
+from edujax.runner.trace import RecordPlan, run_one, tracing_user_code
 
 #: Chunks hold a multiple of this many runs per device, so every run goes
 #: through the same vectorised machine code whatever the chunking (a ragged

@@ -1,12 +1,12 @@
 """`sweep`: a whole grid of runs as one compiled function, judged and assembled into a `SweepResult`.
 
-`sweep` builds `jit(vmap(run_one))` (`edujax.run.trace`): every grid point of
+`sweep` builds `jit(vmap(run_one))` (`edujax.runner.trace`): every grid point of
 a chunk trains at once, the per-run summary for the judge is computed under
 the vmap (`edujax.core.outcomes.summarize`) and the batch's outcomes in the
 same compiled function. Hyperparameters are arguments of the compiled
 function, so a new grid of the same shape reuses the executable
-(`edujax.run.chunks.compile_chunk`'s cache). The grid runs in chunks sized to
-the memory (`edujax.run.memory`).
+(`edujax.runner.chunks.compile_chunk`'s cache). The grid runs in chunks sized to
+the memory (`edujax.runner.memory`).
 
 The host keeps, for every run, its outcome, measure, final metrics and a few
 flags; the per-window records and the final training state are kept for every
@@ -27,9 +27,9 @@ from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment, check_precision, check_steps, evaluate_boundaries
 from edujax.core.grid import Grid
 from edujax.core.outcomes import OUTCOMES
-from edujax.run.chunks import run_chunks
-from edujax.run.memory import MAX_TRACED_RUNS, host_budget_runs, kept_subgrid, run_shapes
-from edujax.run.trace import RecordPlan, column_signature, outcomes_of
+from edujax.runner.chunks import run_chunks
+from edujax.runner.memory import MAX_TRACED_RUNS, host_budget_runs, kept_subgrid, run_shapes
+from edujax.runner.trace import RecordPlan, column_signature, outcomes_of
 from edujax.store.result import SweepResult, restore_state
 
 #: The representative runs' metrics are recorded at most at this many points

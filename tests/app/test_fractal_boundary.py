@@ -9,6 +9,7 @@ import pytest
 import edujax as ej
 from edujax.app import registry
 from edujax.app.cli import main
+from edujax.core import fractal
 
 STEPS = 30
 INPUT_LRS, OUTPUT_LRS = [1.0, 100.0, 1e4], [1.0, 30.0, 1e4]
@@ -177,7 +178,7 @@ def test_every_frame_reuses_the_one_compiled_sweep_and_follows_the_boundary(modu
     assert zoomed.followed == (True, True) and zoomed.fixed == {"nonlinearity": "tanh"}
     for before, after in zip(zoomed.frames, zoomed.frames[1:]):
         # the next centre is the boundary block of this frame nearest to its centre
-        block = ej.fractal.nearest_boundary_cell(before.measure, (3.5, 3.5))
+        block = fractal.nearest_boundary_cell(before.measure, (3.5, 3.5))
         lows = np.subtract(before.center, np.divide(before.width, 2))
         np.testing.assert_allclose(after.center, lows + np.multiply(block, before.width) / 7, rtol=1e-12)
         np.testing.assert_allclose(after.width, np.divide(before.width, 3), rtol=1e-12)

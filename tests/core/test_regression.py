@@ -10,7 +10,7 @@ import edujax as ej
 from edujax import regression as reg
 from edujax.app import registry
 from edujax.core.outcomes import CONVERGED, DIVERGED, OSCILLATING, SLOW
-from edujax.run.trace import replay
+from edujax.runner.trace import replay
 
 
 @pytest.fixture(scope="module")

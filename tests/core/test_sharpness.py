@@ -9,10 +9,10 @@ import pytest
 
 import edujax as ej
 from edujax.app import registry
-from edujax.run import trace
+from edujax.runner import trace
 from edujax.core.outcomes import CONVERGED
 from edujax.store.result import SweepResult
-from edujax.run.trace import replay
+from edujax.runner.trace import replay
 from jax.flatten_util import ravel_pytree
 
 SHAPES = {"w": (2, 3), "b": (2,)}  # the parameters are a pytree of 8 numbers

@@ -6,7 +6,7 @@ import pytest
 import edujax as ej
 from edujax.app import registry
 from edujax.core.outcomes import CONVERGED, DIVERGED, OUTCOMES, SLOW
-from edujax.run.trace import RecordPlan
+from edujax.runner.trace import RecordPlan
 
 STEPS, RECORDS = 300, 50
 

@@ -1,4 +1,4 @@
-"""Sizes, memory budgets and byte counts (`edujax.run.devices`) against hand-computed values."""
+"""Sizes, memory budgets and byte counts (`edujax.runner.devices`) against hand-computed values."""
 import io
 from types import SimpleNamespace
 
@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from edujax.run import devices
+from edujax.runner import devices
 from edujax.core.errors import UserError
 
 

@@ -1,7 +1,7 @@
-"""Record plans (`edujax.run.trace.RecordPlan`): how the steps split into record windows."""
+"""Record plans (`edujax.runner.trace.RecordPlan`): how the steps split into record windows."""
 import pytest
 
-from edujax.run.trace import RecordPlan
+from edujax.runner.trace import RecordPlan
 
 
 @pytest.mark.parametrize("steps, records, windows, window, lead, record_steps", [

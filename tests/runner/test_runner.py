@@ -5,10 +5,10 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax.run import memory, trace
+from edujax.runner import memory, trace
 from edujax.core.errors import UserError
 from edujax.core.outcomes import DIVERGED
-from edujax.run.trace import RecordPlan
+from edujax.runner.trace import RecordPlan
 
 from helpers import noisy_start_experiment
 
@@ -208,7 +208,7 @@ def test_examples_record_every_step_of_representative_runs(quadratic):
 
 
 def test_example_records_are_bounded_whatever_the_steps(quadratic):
-    from edujax.run.sweep import EXAMPLE_POINTS
+    from edujax.runner.sweep import EXAMPLE_POINTS
 
     grid = ej.Grid(ej.values("learning_rate", [1e-3, 0.1]), ej.values("start_angle", [45.0]))
     result = ej.sweep(quadratic, grid, 100_003, records=10)

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import edujax as ej
-from edujax.run import devices
+from edujax.runner import devices
 from edujax.core.errors import UserError
 from edujax.store.result import SweepResult
-from edujax.run.memory import bytes_per_run
-from edujax.run.sweep import hparam_columns
-from edujax.run.trace import RecordPlan
+from edujax.runner.memory import bytes_per_run
+from edujax.runner.sweep import hparam_columns
+from edujax.runner.trace import RecordPlan
 
 REPO = Path(__file__).resolve().parents[2]
 
