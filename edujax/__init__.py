@@ -14,7 +14,7 @@ from edujax import landscapes, regression, schedules  # noqa: E402  (what severa
 from edujax.comparison import Comparison, compare  # noqa: E402
 from edujax.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness  # noqa: E402
 from edujax.errors import UserError  # noqa: E402
-from edujax.experiment import Boundary, Experiment, minimize  # noqa: E402
+from edujax.experiment import Boundary, Experiment, Target, minimize, noise_scale  # noqa: E402
 from edujax.fractal import boundary_dimension, box_dimension  # noqa: E402
 from edujax.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
 from edujax.maps import describe_setting  # noqa: E402
@@ -31,10 +31,10 @@ _LAZY = {"run": "edujax.pipeline", "redraw": "edujax.pipeline", "plots": None, "
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Comparison", "Criteria", "Experiment", "Grid", "OUTCOMES", "Sharpness",
-    "SweepResult", "UserError", "Zoom", "adam_preconditioner", "boundary_dimension", "box_dimension", "choice",
-    "classify", "compare", "describe_setting", "hessian_vector_product", "landscapes", "linspace", "load",
-    "logspace", "minimize", "points", "regression", "replay", "schedules", "seeds", "sharpness", "sweep", "switch",
-    "values", "zoom", *_LAZY,
+    "SweepResult", "Target", "UserError", "Zoom", "adam_preconditioner", "boundary_dimension", "box_dimension",
+    "choice", "classify", "compare", "describe_setting", "hessian_vector_product", "landscapes", "linspace", "load",
+    "logspace", "minimize", "noise_scale", "points", "regression", "replay", "schedules", "seeds", "sharpness",
+    "sweep", "switch", "values", "zoom", *_LAZY,
 ]
 
 

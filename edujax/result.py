@@ -43,7 +43,10 @@ class SweepResult:
     `measure` (log10 of the final over the initial gap; see
     `edujax.outcomes`), `steps_to_go` (for slow runs: the steps still needed
     at the measured rate; NaN for the others), `frozen` (one more update would
-    change no bit of the state), `final[metric]` (each metric at the last step).
+    change no bit of the state), `final[metric]` (each metric at the last step),
+    `steps_to_target` (the first record step at which the run reached the
+    experiment's target, NaN when it never did; None in results saved
+    before it was recorded).
 
     The runs of the traced sub-grid `trace_index` (per-axis indices; every run
     when the host budget allowed): `loss` (sub-grid + (R + 1,), at
@@ -85,6 +88,7 @@ class SweepResult:
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
     records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    steps_to_target: np.ndarray | None = None
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
@@ -119,6 +123,8 @@ class SweepResult:
                 columns[axis.name] = pd.Categorical.from_codes(columns[axis.name], axis.choices)
         columns["outcome"] = pd.Categorical.from_codes(self.outcome.ravel().astype(np.int64), self.outcome_names)
         columns.update(measure=self.measure.ravel(), steps_to_go=self.steps_to_go.ravel())
+        if self.steps_to_target is not None:
+            columns["steps_to_target"] = self.steps_to_target.ravel()
         columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
         return pd.DataFrame(columns)
 
@@ -171,6 +177,7 @@ class SweepResult:
         examples = {k: v for k, v in self.examples.items() if k != "state"}
         arrays = {
             **{name: getattr(self, name) for name in ARRAY_FIELDS},
+            **({} if self.steps_to_target is None else {"steps_to_target": self.steps_to_target}),
             **{f"trace_index/{i}": index for i, index in enumerate(self.trace_index)},
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
@@ -261,6 +268,7 @@ class SweepResult:
             final=group("final/"), examples=examples, boundaries=boundaries,
             info={**{k: v for k, v in summary.items() if k not in known}, **run},
             outcome_colors=summary.get("outcome_colors", dict(COLORS)), records=group("record/"),
+            steps_to_target=arrays.get("steps_to_target"),
         )
 
 

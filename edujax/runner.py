@@ -135,13 +135,19 @@ def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
     """
     dtype = jnp.result_type(float)
 
+    def measured(state):
+        following, metrics = experiment.step(state, hparams)
+        if experiment.evaluate is not None:
+            metrics = {**metrics, **experiment.evaluate(state, hparams)}
+        return following, metrics
+
     def advance(state, _):
-        state, metrics = experiment.step(state, hparams)
+        state, metrics = measured(state)
         return state, as_dtype(metrics, dtype)
 
     start = experiment.init(setting_key(jax.random.key(seed), hparams), hparams)
     state, metrics = jax.lax.scan(advance, start, None, length=steps)
-    _, last = experiment.step(state, hparams)
+    _, last = measured(state)
     return state, {name: jnp.concatenate([trace, as_dtype(last, dtype)[name][None]]) for name, trace in metrics.items()}
 
 
@@ -191,6 +197,12 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, metrics = experiment.step(state, hparams)
             return state, as_dtype(metrics, dtype)
 
+        def measure(state):  # at a record point: the step's metrics, and the experiment's own measurements
+            if experiment.evaluate is None:
+                return evaluate(state)
+            following, metrics = experiment.step(state, hparams)
+            return following, as_dtype({**metrics, **experiment.evaluate(state, hparams)}, dtype)
+
         def widen(envelope, loss):  # a window's envelope, hi + i·lo, taking in one more loss
             return jax.lax.complex(jnp.maximum(jnp.real(envelope), loss), jnp.minimum(jnp.imag(envelope), loss))
 
@@ -209,20 +221,20 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             # the scan output then only copies a carried buffer, instead of re-running the fused window
             # single-threaded to write it, and each record's loss is computed once.
             state, (record, envelope) = carry
-            state, first = evaluate(state)  # the record: metrics at the window's first step
+            state, first = measure(state)  # the record: metrics at the window's first step
             closed = (record, widen(envelope, first["loss"]))
             state, opened = scan_steps((state, jax.lax.complex(first["loss"], first["loss"])), plan.window - 1)
             return (state, (kept_metrics(first), opened)), closed
 
         state = experiment.init(setting_key(key, hparams), hparams)
-        _, start = evaluate(state)
+        _, start = measure(state)
         placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))  # emitted first, dropped
         scalar = _scalar_step(advance, (state, placeholder[1]))  # decided once: it traces one more step
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, envelope = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         # Leftover steps belong to the last window, closed on the final loss.
         state, last = scan_steps((state, envelope[-1]), plan.lead)
-        following, final = evaluate(state)
+        following, final = measure(state)
         envelope = envelope.at[-1].set(widen(last, final["loss"]))
         hi, lo = jnp.real(envelope), jnp.imag(envelope)
         after, before = _float_leaves(following), _float_leaves(state)
@@ -255,9 +267,10 @@ def _scalar_step(advance, carry) -> bool:
 
 
 def judge(runs: dict, global_min, record_steps, criteria) -> dict:
-    """`assess` on a batch of reduced runs (the outputs of `run_one`)."""
-    return decide(summarize(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, criteria), runs,
-                  record_steps, criteria)
+    """`assess` on a batch of reduced runs (the outputs of `run_one`; ``noisy`` when the experiment is)."""
+    noisy_steps = record_steps if "noisy" in runs else None
+    summary = summarize(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, criteria, noisy_steps)
+    return decide(summary, runs, record_steps, criteria)
 
 
 def decide(summary: dict, runs: dict, record_steps, criteria) -> dict:
@@ -265,15 +278,42 @@ def decide(summary: dict, runs: dict, record_steps, criteria) -> dict:
     initial, final = runs["initial"], runs["final"]
     return outcomes.decide(summary, record_steps, criteria, grad0=initial.get("grad_norm"),
                            grad=final.get("grad_norm"), newton=final.get("newton_gain"), frozen=runs["frozen"],
-                           moved=runs["moved"])
+                           moved=runs["moved"], noisy=runs.get("noisy"))
 
+
+def steps_to_target(experiment: Experiment, records: dict, lo, global_min, record_steps):
+    """The first record step at which each run reached `experiment.target` (NaN: never); see
+    `edujax.outcomes.reach_step`. The default target is the converged tolerance above f*; on the loss of a
+    deterministic run a window whose smallest loss reached it counts too (at the window's end)."""
+    target = experiment.target
+    values = records[target.metric]
+    if target.value is None:
+        c = experiment.criteria
+        f_star = jnp.asarray(global_min, values.dtype)
+        level = f_star + c.atol + c.rtol * jnp.maximum(records["loss"][..., 0] - f_star, 0)
+    else:
+        level = target.value
+    window = lo if target.metric == "loss" and experiment.noisy is False else None
+    return outcomes.reach_step(values, record_steps, level, target.higher, window)
+
+
+def noisy_runs(experiment: Experiment, hparams):
+    """Which runs carry gradient noise (`Experiment.noisy`), as a bool per run; None for a deterministic experiment."""
+    if experiment.noisy is False:
+        return None
+    noisy = experiment.noisy(hparams) if callable(experiment.noisy) else experiment.noisy
+    return jnp.broadcast_to(jnp.asarray(noisy, bool), jnp.shape(next(iter(hparams.values()))))
+
+
+#: What the rules read per run besides the records' summary.
+JUDGED_INPUTS = ("initial", "final", "frozen", "moved", "noisy")
 
 #: The metrics kept at the first step: what the classifier reads there (the rest, e.g. a Newton step, is
 #: then never computed at step 0).
 INITIAL = ("loss", "grad_norm")
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
-PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
+PER_RUN = ("outcome", "measure", "steps_to_go", "steps_to_target", "noisy", "frozen", "moved", "initial", "final")
 
 
 def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool,
@@ -283,10 +323,17 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
     `mesh` (`shard_map` over the devices, `lax.map` over blocks)."""
     train = run_one(experiment, plan, dtype, keep_state)
 
+    noisy_steps = None if experiment.noisy is False else plan.record_steps
+
     def one(hparams, key, global_min):
         run = train(hparams, key)
+        noisy = noisy_runs(experiment, hparams)
+        if noisy is not None:
+            run["noisy"] = noisy
         if judged:  # the records' summary per run, under the vmap: it reads each window's values as one row
-            run["summary"] = summarize(run["records"]["loss"], run["hi"], run["lo"], global_min, criteria)
+            run["summary"] = summarize(run["records"]["loss"], run["hi"], run["lo"], global_min, criteria, noisy_steps)
+            run["steps_to_target"] = steps_to_target(experiment, run["records"], run["lo"], global_min,
+                                                     plan.record_steps)
         return run
 
     def batch(hparams, key, global_min):
@@ -303,7 +350,7 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
         if judged:  # the rules, on the whole batch, outside any block loop and from materialised inputs: the same
             # machine code however the runs were blocked (a log fused with other work can round its last bit apart)
             summary, inputs = jax.lax.optimization_barrier(
-                (runs.pop("summary"), {name: runs[name] for name in ("initial", "final", "frozen", "moved")}))
+                (runs.pop("summary"), {name: runs[name] for name in JUDGED_INPUTS if name in runs}))
             runs.update(decide(summary, inputs, plan.record_steps, criteria))
         per_run = {name: runs.pop(name) for name in PER_RUN if name in runs}
         return {"runs": per_run, "kept": runs}
@@ -397,7 +444,7 @@ def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tupl
     """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
     hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
     per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen", "moved")})
-    per_run += 1 + 4 + 4  # outcome, measure, steps to go
+    per_run += 1 + 4 + 4 + 4 + 1  # outcome, measure, steps to go, steps to target, noisy
     traced = devices.nbytes({k: outputs[k] for k in ("records", "hi", "lo", "state")})
     return per_run, traced
 
@@ -683,6 +730,8 @@ def sweep(
 def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_memory, max_host_memory, checkpoint,
            progress, examples_per_outcome) -> SweepResult:
     columns = hparam_columns(experiment, grid, dtype)
+    if experiment.check is not None:
+        experiment.check(columns)
     signature = tuple(sorted((name, col.dtype.str) for name, col in columns.items()))
     plan = RecordPlan.make(steps, records)
     judged = experiment.global_min is not None
@@ -699,12 +748,13 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
     runs, kept = out["runs"], out["kept"]
     host_start = time.perf_counter()
     global_min = experiment.global_min
-    if not judged:  # every run's records are kept (needs_all): f* is the lowest loss any run reached
-        lows = kept["lo"][np.isfinite(kept["lo"])]
-        global_min = float(lows.min()) if lows.size else 0.0
-        verdict = jax.jit(lambda r, f: judge(r, f, plan.record_steps, experiment.criteria))(
-            {**kept, **{name: runs[name] for name in ("initial", "final", "frozen", "moved")}},
-            np.asarray(global_min, dtype))
+    if not judged:  # every run's records are kept (needs_all): f* is estimated from them
+        global_min = estimate_minimum(kept["records"]["loss"], kept["lo"], plan, experiment)
+        inputs = {**kept, **{name: runs[name] for name in JUDGED_INPUTS if name in runs}}
+        verdict = jax.jit(lambda r, f: {
+            **judge(r, f, plan.record_steps, experiment.criteria),
+            "steps_to_target": steps_to_target(experiment, r["records"], r["lo"], f, plan.record_steps)})(
+            inputs, np.asarray(global_min, dtype))
         runs.update(jax.device_get(verdict))
     _check_not_broken(experiment, runs)
     codes = np.asarray(runs["outcome"])
@@ -731,6 +781,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         outcome=codes.reshape(shape),
         measure=np.asarray(runs["measure"], np.float32).reshape(shape),
         steps_to_go=np.asarray(runs["steps_to_go"], np.float32).reshape(shape),
+        steps_to_target=np.asarray(runs["steps_to_target"], np.float32).reshape(shape),
         frozen=np.asarray(runs["frozen"]).reshape(shape),
         loss=kept["records"]["loss"].reshape(kept_shape + (-1,)),
         records={name: kept["records"][name].reshape(kept_shape + (-1,)) for name in experiment.record},
@@ -746,6 +797,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
             "description": experiment.description,
             "global_min": global_min,
             "global_min_known": judged,
+            **({} if judged else {"global_min_rule": MINIMUM_RULES[experiment.noisy is not False]}),
+            "target": experiment.target.describe(),
             "criteria": dataclasses.asdict(experiment.criteria),
             "precision": dtype.name,
             "seed": seed,
@@ -756,6 +809,24 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
             "device": f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}",
         },
     )
+
+
+#: How f* is estimated when it is not known (deterministic, noisy), as the summary and the page say.
+MINIMUM_RULES = ("the lowest loss any run reached",
+                 "the lowest mean recorded loss of any run over its last J record windows (its level)")
+
+
+def estimate_minimum(loss: np.ndarray, lo: np.ndarray, plan: RecordPlan, experiment: Experiment) -> float:
+    """f* when the experiment does not know it: the lowest loss any run reached (its envelope's smallest
+    value) for a deterministic experiment; for a noisy one the lowest *level* of any run, its mean recorded
+    loss over the last J windows (`edujax.outcomes.trend`), so that one lucky measurement sets no target."""
+    if experiment.noisy is False:
+        lows = lo[np.isfinite(lo)]
+        return float(lows.min()) if lows.size else 0.0
+    J = experiment.criteria.final_windows(plan.windows)
+    levels = np.asarray(loss, np.float64)[:, -(J + 1):].mean(1)
+    levels = levels[np.isfinite(levels)]
+    return float(levels.min()) if levels.size else 0.0
 
 
 def _check_not_broken(experiment: Experiment, runs: dict) -> None:
