@@ -110,7 +110,9 @@ class Experiment:
     end on the ``noise_floor``. `target` defines steps-to-target (`Target`;
     default: the loss within the converged tolerance of f*). `check(columns)`
     (optional) refuses grid values the experiment cannot run, with a
-    UserError.
+    UserError. `records` is how many record points a sweep keeps per run
+    unless it is told otherwise (steps-to-target is resolved to one record
+    window).
     """
 
     name: str
@@ -134,6 +136,7 @@ class Experiment:
     noisy: bool | Callable[[Hparams], jax.Array] = False
     target: Target = Target()
     check: Callable[[Mapping[str, Any]], None] | None = None
+    records: int = 25
 
     def __post_init__(self):
         check_name(self.name)
@@ -154,6 +157,8 @@ class Experiment:
                                 f"{', '.join(unknown)}")
         if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
             raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
+        if isinstance(self.records, bool) or not isinstance(self.records, int) or self.records <= 0:
+            raise UserError(f"experiment {self.name!r}: records must be a positive integer, got {self.records!r}")
         if not isinstance(self.target, Target):
             raise UserError(f"experiment {self.name!r}: target must be an edujax Target, got {self.target!r}")
         if self.target.metric not in ("loss", *self.record):

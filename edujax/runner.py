@@ -682,7 +682,7 @@ def sweep(
     steps: int | None = None,
     *,
     seed: int = 0,
-    records: int = 25,
+    records: int | None = None,
     precision: str | None = None,
     chunk_size: int | None = None,
     max_memory: int | None = None,
@@ -693,7 +693,7 @@ def sweep(
 ) -> SweepResult:
     """Train every grid point of `experiment` for `steps` steps and judge the runs.
 
-    `records` record points (plus step 0) are kept per run. `precision`
+    `records` record points (plus step 0; default: the experiment's) are kept per run. `precision`
     ("float32" or "float64"; default: the experiment's) is the float type of
     every array: grid columns, states, records (float64 turns on JAX's x64
     mode for this call only). The grid runs in chunks: `chunk_size` runs at a
@@ -719,6 +719,7 @@ def sweep(
     grid = grid or experiment.grid
     steps = check_steps(experiment.steps if steps is None else steps)
     precision = check_precision(experiment.precision if precision is None else precision)
+    records = experiment.records if records is None else records
     with jax.enable_x64(precision == "float64"):
         result = _sweep(experiment, grid, steps, seed=seed, records=records, dtype=np.dtype(precision),
                         chunk_size=chunk_size, max_memory=max_memory, max_host_memory=max_host_memory,
