@@ -6,6 +6,7 @@ returns a one-line description of what it shows (collected into
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,33 @@ def measure_map(result: SweepResult, path: Path) -> str:
             " red: lost; runs that blew up beyond the float range are reddest, the earlier the redder).")
 
 
+def steps_map(result: SweepResult, path: Path) -> str:
+    """Steps to target (`SweepResult.steps_to_target`) on a log colour scale; grey where no run got there."""
+    import matplotlib
+    from matplotlib.colors import LogNorm
+
+    _, _, aggregated = layout(result)
+    steps = result.steps_to_target.astype(np.float64)
+    with warnings.catch_warnings():  # an all-NaN cell (no seed got there) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = np.nanmedian(steps, axis=tuple(aggregated)) if aggregated else steps
+    finite = values[np.isfinite(values)]
+    low = max(float(finite.min()), 1.0) if finite.size else 1.0
+    high = max(float(finite.max()), low * 10) if finite.size else 10.0
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    norm = LogNorm(vmin=low, vmax=high)
+    title = "steps to target" + (" (median of the runs that got there)" if aggregated else "")
+    fig, boundary_handles = _maps(result, np.ma.masked_invalid(values), cmap, norm, title)
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=fig.axes, location="right", shrink=0.8)
+    target = result.info.get("target", "the converged tolerance")
+    bar.set_label(f"first step at which {target} (grey: never)")
+    if boundary_handles:
+        fig.legend(handles=boundary_handles, loc="outside lower center", frameon=False)
+    fig.savefig(path, dpi=130)
+    return (f"Steps to target of every setting: the first record step at which {target} (fewer: faster; grey: "
+            "never within the run).")
+
+
 def curves(result: SweepResult, path: Path) -> str:
     """Every-step loss curves of the representative runs, one panel per outcome."""
     examples = result.examples
@@ -188,6 +216,8 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
         "measure.png": measure_map(result, directory / "measure.png"),
         "curves.png": curves(result, directory / "curves.png"),
     }
+    if result.steps_to_target is not None:
+        figures["steps_to_target.png"] = steps_map(result, directory / "steps_to_target.png")
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures
