@@ -509,9 +509,13 @@ def check_batch_sizes(sizes, n: int, largest: int | None = None) -> None:
     """Batch sizes must be whole numbers from 1 to the data size (and to `largest`, the batch the experiment
     was built for): a UserError naming the first that is not."""
     for size in sizes:
-        value = float(size)
+        try:
+            value = float(size) if not isinstance(size, (bool, str)) else np.nan
+        except (TypeError, ValueError):
+            value = np.nan
+        shown = f"{value:g}" if np.isfinite(value) else repr(size)  # 32, not np.float32(32.0)
         if not np.isfinite(value) or value != round(value) or value < 1 or value > n:
-            raise UserError(f"batch_size must be a whole number from 1 to the data size {n}, got {size!r}")
+            raise UserError(f"batch_size must be a whole number from 1 to the data size {n}, got {shown}")
         if largest is not None and value > largest:
             raise UserError(f"batch_size {value:g} is above the largest batch this experiment was built for "
                             f"({largest}): put it in the experiment's grid or its batch_size=")

@@ -78,8 +78,12 @@ residuals). A trend counts when it exceeds `NOISE_MARGIN` standard errors (and
 the float resolution); the *level* is the mean gap over the last J windows.
 In this order:
 
-1. ``diverged``    a loss was non-finite, or the trend rises and the last
-                   gap is above the first.
+1. ``diverged``    a loss was non-finite, or the last gap is above the first
+                   and the gap rises: the trend does, or the same line
+                   fitted to log(gap) rises by a factor e or more beyond
+                   `NOISE_MARGIN` of its standard errors (a blow-up that
+                   stays finite grows geometrically: a straight rise in the
+                   logarithm, one late spike to a straight line).
 2. ``converged``   the level is within tol: the run sits, on average, within
                    the tolerance of the target.
 3. ``local_min``   ``frozen`` (no update changes a bit): at a stationary point
@@ -245,7 +249,8 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_
 def trend(gap, record_steps, J: int) -> dict:
     """A straight line fitted to the last 2J + 1 rows of `gap` (window-major: row k holds record k of every run)
     against `record_steps`: ``trend`` (its change over that stretch), ``trend_se`` (that change's standard error,
-    from the residuals), ``level`` (the mean of the last J + 1 rows) and ``tail_scale`` (the largest |gap| there).
+    from the residuals), ``log_trend`` and ``log_trend_se`` (the same for log(gap)),
+    ``level`` (the mean of the last J + 1 rows) and ``tail_scale`` (the largest |gap| there).
     Sums run in a fixed order (the same bits however runs are batched).
 
     >>> import numpy as np
@@ -264,12 +269,18 @@ def trend(gap, record_steps, J: int) -> dict:
     def total(terms):
         return functools.reduce(jnp.add, terms)
 
-    mean = total(list(tail)) / n
-    slope = total([float(c) * (row - mean) for c, row in zip(centred, tail)]) / spread
-    residuals = total([jnp.square(row - mean - slope * float(c)) for c, row in zip(centred, tail)])
-    se = jnp.sqrt(residuals / max(n - 2, 1) / spread)
-    return {"trend": slope * span, "trend_se": se * span, "level": total(list(tail[-(J + 1):])) / (J + 1),
-            "tail_scale": jnp.abs(tail).max(0)}
+    def fit(rows):
+        mean = total(list(rows)) / n
+        slope = total([float(c) * (row - mean) for c, row in zip(centred, rows)]) / spread
+        residuals = total([jnp.square(row - mean - slope * float(c)) for c, row in zip(centred, rows)])
+        return slope * span, jnp.sqrt(residuals / max(n - 2, 1) / spread) * span
+
+    change, se = fit(tail)
+    # The same line through the gap's logarithm: a geometric blow-up that stays finite is a straight rise there,
+    # where a linear fit sees one late spike within its standard error.
+    log_change, log_se = fit(jnp.log(jnp.maximum(tail, jnp.finfo(tail.dtype).tiny)))
+    return {"trend": change, "trend_se": se, "log_trend": log_change, "log_trend_se": log_se,
+            "level": total(list(tail[-(J + 1):])) / (J + 1), "tail_scale": jnp.abs(tail).max(0)}
 
 
 def reach_step(values, record_steps, target, higher: bool = False, lo=None):
@@ -418,8 +429,12 @@ def _noisy_outcome(summary: dict, tol, nonfinite, frozen, stationary, eps):
     resolved = 4 * eps * summary["tail_scale"]  # a trend must be more than a few ulps of the values
     falling = (-change > NOISE_MARGIN * se) & (-change > resolved)
     rising = (change > NOISE_MARGIN * se) & (change > resolved)
-    rules = [(nonfinite | (rising & (summary["gT"] > summary["g0"])), DIVERGED), (summary["level"] <= tol, CONVERGED),
-             (frozen & stationary, LOCAL_MIN), (frozen, STALLED), (falling, SLOW), (stationary, LOCAL_MIN)]
+    # growing geometrically: by a factor e or more over the fitted stretch, beyond the log's standard error
+    log_change = summary["log_trend"]
+    multiplying = (log_change > NOISE_MARGIN * summary["log_trend_se"]) & (log_change >= 1)
+    rules = [(nonfinite | ((rising | multiplying) & (summary["gT"] > summary["g0"])), DIVERGED),
+             (summary["level"] <= tol, CONVERGED), (frozen & stationary, LOCAL_MIN), (frozen, STALLED), (falling, SLOW),
+             (stationary, LOCAL_MIN)]
     outcome = jnp.full(jnp.shape(change), NOISE_FLOOR, jnp.int8)
     for applies, code in reversed(rules):
         outcome = jnp.where(applies, jnp.int8(code), outcome)
