@@ -51,7 +51,7 @@ def probe(curvature=1.0):
 
 
 def closed_form_final_loss(learning_rate, seed, steps, curvature=1.0, precision="float32"):
-    """½·c·(x₀·(1 − lr·c)^T)² in float64, x₀ = 3·N(0, 1) drawn from `jax.random.key(seed)` in `precision`."""
+    """½·c·(x₀·(1 − lr·c)^T)² in float64, x₀ = 3·N(0, 1) from `jax.random.key(seed)` in `precision`."""
     with jax.enable_x64(precision == "float64"):
         x0 = 3.0 * float(jax.random.normal(jax.random.key(seed), ()))
     lr = np.asarray(learning_rate, np.float64)
