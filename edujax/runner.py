@@ -367,6 +367,19 @@ def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tu
     every device runs its own rows block after block (`shard_map` over the
     devices, `lax.map` over blocks); else the whole chunk is one vmap.
     """
+    return _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block).compile()
+
+
+@functools.lru_cache(maxsize=64)
+def program_digest(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str,
+                   judged: bool, keep_state: bool, block: int = 0) -> str:
+    """A digest of the program `_compile` compiles (its StableHLO text, constants included): it changes with
+    anything in the experiment's code that changes its numbers, e.g. an edited loss under the same name."""
+    lowered = _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block)
+    return hashlib.sha256(lowered.as_text().encode()).hexdigest()
+
+
+def _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block):
     rows = devices.row_sharding(mesh)
     specs = {name: jax.ShapeDtypeStruct((batch,), dt, sharding=rows) for name, dt in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
@@ -374,8 +387,7 @@ def _compile(experiment: Experiment, plan: RecordPlan, batch: int, signature: tu
     chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state, blocked,
                             mesh)
     with _tracing_user_code(experiment):
-        lowered = jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
-    return lowered.compile()
+        return jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
 
 
 @contextlib.contextmanager
@@ -485,11 +497,11 @@ def kept_subgrid(shape: tuple[int, ...], budget_runs: int) -> tuple[np.ndarray, 
 
 
 def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int,
-                      kept: tuple) -> Path:
+                      kept: tuple, program: str = "") -> Path:
     """Where finished chunks of exactly this sweep are kept, named by a digest of
-    everything that determines their numbers."""
+    everything that determines their numbers (`program`: the compiled program's `program_digest`)."""
     digest = hashlib.sha256(repr((experiment.name, plan, experiment.criteria, experiment.global_min, seed, chunk,
-                                  jax.device_count(), jax.config.jax_enable_x64)).encode())
+                                  jax.device_count(), jax.config.jax_enable_x64, program)).encode())
     for name in sorted(columns):
         digest.update(name.encode() + columns[name].tobytes())
     for index in kept:
@@ -550,7 +562,10 @@ def _run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
     resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
     kept_key = (kept_rows,) if len(kept_rows) < n else ()
-    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key) if resumable else None
+    folder = None
+    if resumable:  # keyed by the program too: the same name and inputs from edited code are another sweep
+        program = program_digest(experiment, plan, chunk, signature, mesh, dtype, judged, keep_state, block)
+        folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key, program)
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
     f_star = np.asarray(0.0 if global_min is None else global_min, dtype)
     shapes = compiled.out_info

@@ -284,3 +284,21 @@ def test_a_failure_mid_write_leaves_the_old_result_whole(existing_results, monke
     assert main(["sweep", "quadratic", *TINY, "--steps", "31", "--out", str(existing_results)]) == 130
     assert snapshot(existing_results) == before
     assert not [p for p in os.listdir(existing_results) if p.startswith(".")]
+
+
+def test_the_command_line_sweeps_the_grid_it_was_given(tmp_path):
+    """One process, the whole CLI (no distributed run needed): `edujax sweep --grid` saves the axes START → STOP
+    it was given, descending here, so a START/STOP swap anywhere between the option and the sweep shows."""
+    import json
+
+    from edujax import cli
+
+    out = tmp_path / "results"
+    code = cli.main(["sweep", "quadratic", "--grid", "learning_rate=0.3:0.003:3", "--grid", "start_angle=80:20:4",
+                     "--steps", "5", "--records", "5", "--out", str(out)])
+    assert code == 0
+    axes = np.load(out / "quadratic" / "sweep.npz", allow_pickle=False)
+    np.testing.assert_allclose(axes["axis/learning_rate"], [0.3, 0.03, 0.003], rtol=1e-6)
+    np.testing.assert_allclose(axes["axis/start_angle"], [80.0, 60.0, 40.0, 20.0])
+    summary = json.loads((out / "quadratic" / "summary.json").read_text())
+    assert [a["name"] for a in summary["axes"]] == ["learning_rate", "start_angle"] and summary["settings"] == 12
