@@ -255,3 +255,33 @@ def recommend(result) -> Recommendation:
     return Recommendation(result.experiment, overall, tuple(rows), others=tuple(axes[i].name for i in others),
                           lo_cells=lo_cells.reshape(other_shape), hi_cells=hi_cells.reshape(other_shape),
                           best_cells=best_cells.reshape(other_shape))
+
+
+def along(result, at: dict[str, int]) -> dict[str, np.ndarray]:
+    """One row of the grid along the learning rate: `at` gives an index into every other non-seed axis.
+    Returns the sorted learning rates ``lr`` (L,), ``converged`` (share of seeds), ``steps`` (median
+    steps-to-target over seeds, ∞: not reached) and ``outcome`` (the codes, (L, seeds)).
+
+    >>> along(result, {"start_angle": 3})["steps"]        # doctest: +SKIP
+    """
+    axes = list(result.axes)
+    names = [a.name for a in axes]
+    k = names.index(LR)
+    lr_axis = axes[k]
+    order = np.argsort(lr_axis.values.astype(np.float64), kind="stable")
+    index = tuple(slice(None) if i == k or a.scale == "seed" else at[a.name] for i, a in enumerate(axes))
+    kept = [i for i, a in enumerate(axes) if i == k or a.scale == "seed"]  # the dims left, in grid order
+
+    def cut(array):
+        picked = np.asarray(array)[index]
+        return np.moveaxis(picked, kept.index(k), 0).reshape(len(lr_axis), -1)[order]
+
+    code = list(result.outcome_names).index("converged")
+    outcome = cut(result.outcome)
+    if result.steps_to_target is None:
+        steps = np.full(outcome.shape, np.inf)
+    else:
+        raw = cut(result.steps_to_target).astype(np.float64)
+        steps = np.where(np.isfinite(raw), raw, np.inf)
+    return {"lr": lr_axis.values.astype(np.float64)[order], "converged": (outcome == code).mean(-1),
+            "steps": np.median(steps, -1), "outcome": outcome}
