@@ -329,3 +329,15 @@ def versus(finder: Finder, result) -> Verdict:
                    None if found is None else (float(row["lr"][found[0]]), float(row["lr"][found[2]])),
                    None if fastest is None else float(row["lr"][fastest]),
                    None if fastest is None else float(row["steps"][fastest]), rows)
+
+
+def line(stored: dict | None) -> str:
+    """A stored verdict (`Verdict.as_dict`, summary.json's "lrfind") in one line; "" when there is none.
+
+    >>> line({"rows": [{"suggestion": "valley", "lr": 1e-3, "in_band": 0, "ratio": None}], "seeds": 1})
+    'valley 0.001 (in band 0/1, × fastest ∞)'
+    """
+    if not stored or "rows" not in stored:
+        return f"failed ({stored['error']})" if stored and "error" in stored else ""
+    return "; ".join(f"{r['suggestion']} {_g(r['lr'])} (in band {r['in_band']}/{stored['seeds']}, "
+                     f"× fastest {_g(float('inf') if r['ratio'] is None else r['ratio'])})" for r in stored["rows"])

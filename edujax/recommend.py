@@ -285,3 +285,25 @@ def along(result, at: dict[str, int]) -> dict[str, np.ndarray]:
         steps = np.where(np.isfinite(raw), raw, np.inf)
     return {"lr": lr_axis.values.astype(np.float64)[order], "converged": (outcome == code).mean(-1),
             "steps": np.median(steps, -1), "outcome": outcome}
+
+
+def describe(stored: dict | None) -> str:
+    """The overall recommendation as stored in `summary.json` (`Recommendation.as_dict`), in one line;
+    "" when there is none.
+
+    >>> describe({"overall": {"band": [0.01, 0.1], "decades": 1.0, "lr95": 0.1,
+    ...                       "fastest": {"learning_rate": 0.1}, "steps": 20.0}})
+    'band [0.01, 0.1] (1.00 decades), ≥95 % converge up to 0.1, fastest learning_rate=0.1 (20 steps)'
+    """
+    overall = (stored or {}).get("overall")
+    if not overall:
+        return ""
+    band = overall.get("band")
+    parts = [f"band [{band[0]:.3g}, {band[1]:.3g}] ({overall['decades']:.2f} decades)" if band
+             else "no learning rate where most runs converge"]
+    if overall.get("lr95") is not None:
+        parts.append(f"≥95 % converge up to {overall['lr95']:.3g}")
+    if overall.get("fastest") and overall.get("steps") is not None:
+        where = ", ".join(f"{k}={_fmt(v)}" for k, v in overall["fastest"].items())
+        parts.append(f"fastest {where} ({overall['steps']:g} steps)")
+    return ", ".join(parts)
