@@ -263,7 +263,8 @@ class Verdict:
         head += ("no converged band" if self.band is None else f"band [{self.band[0]:.3g}, {self.band[1]:.3g}]")
         if self.fastest_lr is not None:
             head += f", fastest lr {self.fastest_lr:.3g} ({self.fastest_steps:g} steps)"
-        lines = [head, f"  {'suggestion':18s} {'lr':>9s} {'grid lr':>9s} {'in band':>8s} {'steps':>7s} {'× fastest':>9s}"]
+        lines = [head, f"  {'suggestion':18s} {'lr':>9s} {'grid lr':>9s} {'in band':>8s} {'steps':>7s} "
+                       f"{'× fastest':>9s}"]
         for r in self.rows:
             lines.append(f"  {LABELS[r['suggestion']]:18s} {_g(r['lr']):>9s} {_g(r['grid_lr']):>9s} "
                          f"{r['in_band']:>3d}/{self.seeds:<4d} {_g(r['steps']):>7s} {_g(r['ratio']):>9s}")

@@ -286,7 +286,8 @@ def lrfind_plot(result: SweepResult, finder, verdict, path: Path) -> str:
     top, strip, bottom = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.45, 2.2]})
     colours = dict(zip(SUGGESTIONS, ("tab:red", "tab:purple", "tab:green")))
     for s, (smoothed, kept) in enumerate(zip(finder.smoothed, finder.kept)):
-        top.plot(finder.lrs[kept], smoothed[kept], color="0.3", lw=1, alpha=0.8, label="smoothed loss" if s == 0 else None)
+        top.plot(finder.lrs[kept], smoothed[kept], color="0.3", lw=1, alpha=0.8,
+                 label="smoothed loss" if s == 0 else None)
         for name in SUGGESTIONS:
             lr = finder.suggestions[name][s]
             if np.isfinite(lr):

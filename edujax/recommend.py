@@ -144,7 +144,9 @@ def _value(axis, i: int):
     if axis.scale == "choice":
         return axis.choices[i]
     value = axis.values[i]
-    return [float(v) for v in value] if np.ndim(value) else float(value) if axis.values.dtype.kind == "f" else int(value)
+    if np.ndim(value):
+        return [float(v) for v in value]
+    return float(value) if axis.values.dtype.kind == "f" else int(value)
 
 
 def band(share: np.ndarray, steps: np.ndarray) -> tuple[int, int, int] | None:

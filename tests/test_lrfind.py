@@ -45,7 +45,8 @@ def reference(lrs, losses):
 def test_suggestions_on_a_fixed_curve():
     lrs = lrfind.schedule()
     x = np.log10(lrs)
-    raw = 2 + np.tanh(-(x + 2)) + 0.05 * np.sin(7 * x) + np.where(x > -0.5, 300 * (x + 0.5) ** 2, 0)  # falls, bumps, blows up
+    # falls, bumps, blows up
+    raw = 2 + np.tanh(-(x + 2)) + 0.05 * np.sin(7 * x) + np.where(x > -0.5, 300 * (x + 0.5) ** 2, 0)
     smoothed = lrfind.smooth(raw)
     kept = lrfind.recorded(smoothed)
     n = int(kept.sum())
