@@ -1,4 +1,4 @@
-"""Command line: `edujax list | sweep | zoom | plot | compare | new` (also `python -m edujax …`).
+"""Command line: `edujax list | sweep | zoom | lrfind | plot | compare | new` (also `python -m edujax …`).
 
 Argument parsing and printing around one library call each (the pipeline is
 `edujax.pipeline`). Every user mistake is a `UserError`: one line on stderr,
@@ -63,6 +63,27 @@ def cmd_zoom(args) -> int:
                            seed=args.seed, max_memory=args.max_memory, report=report, log=say)
     say(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote "
         f"{args.out}/{result.name}/ (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON}) and the page")
+    return 0
+
+
+def cmd_lrfind(args) -> int:
+    from pathlib import Path
+
+    from edujax import lrfind
+    from edujax.result import SweepResult
+
+    source = registry.resolve(args.experiment)
+    experiment = registry.load_file(source)
+    folder = Path(args.out) / experiment.name
+    if (folder / "sweep.npz").is_file():
+        result = SweepResult.load(folder)
+        say(f"read the sweep of {experiment.name} from {folder}")
+    else:
+        say(f"no saved sweep of {experiment.name} in {args.out}: sweeping it first")
+        result = pipeline.run(experiment, args.out, log=say)
+    at = dict(parse_at(spec) for spec in args.at)
+    finder = lrfind.find(experiment, grid=result.grid, at=at, seed=args.seed)
+    say(lrfind.versus(finder, result).to_text())
     return 0
 
 
@@ -138,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")
     zoom.set_defaults(run=cmd_zoom)
+    find = sub.add_parser("lrfind", help="the LR range test (fastai's defaults) held against the sweep's truth",
+                          description="Runs the learning-rate range test (100 steps from 1e-7 to 10, one run per seed) "
+                                      "and tabulates where its suggestions fall: in the converged band or not, and how "
+                                      "many times the fastest setting's steps-to-target they need.")
+    find.add_argument("experiment", metavar="NAME", help="experiment name or .py path (it needs a learning_rate axis)")
+    find.add_argument("--out", default="results",
+                      help="where the sweep's result is read from, or written to when missing (default: results)")
+    find.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
+                      help="another axis's value for the finder (default: its middle value, a choice's first); "
+                           "repeatable")
+    find.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
+    find.set_defaults(run=cmd_lrfind)
     plot = sub.add_parser("plot", help="redraw figures and the page from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR", help="a results folder, or one result's folder")
     plot.set_defaults(run=cmd_plot)

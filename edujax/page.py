@@ -257,7 +257,7 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     return f"""
 <section id="exp-{e(name)}" class="experiment">
   <h2>{e(name)}</h2>
-  <p class="description">{e(summary.get("description", ""))}</p>
+  <p class="description">{e(summary.get("description", ""))}</p>{_recommendation(summary)}
   <details class="about" open><summary>What this experiment is</summary>{MARKDOWN.render(about)}</details>
   <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; \
 <b>click</b> it for its loss curve.{hint}</p>
@@ -271,6 +271,20 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
   </div>
   {_figures(name, summary.get("figures", {}))}
 </section>"""
+
+
+def _recommendation(summary: dict) -> str:
+    """One line per experiment with a learning-rate axis: the recommendation, and where the LR finder lands."""
+    from edujax.lrfind import line
+    from edujax.recommend import describe
+
+    e = html.escape
+    text = describe(summary.get("recommendation"))
+    if not text:
+        return ""
+    finder = line(summary.get("lrfind"))
+    finder = f' <span class="lrfind">LR finder: {e(finder)}.</span>' if finder else ""
+    return f'\n  <p class="recommendation"><b>Recommended learning rate</b>: {e(text)}.{finder}</p>'
 
 
 ZOOM = "zoom.json"  # written by `python -m edujax zoom` beside its strip.png (see edujax.zooming)

@@ -36,6 +36,8 @@ from edujax import devices, files, page, plots, registry
 from edujax.errors import UserError
 from edujax.experiment import Experiment, check_precision, check_steps
 from edujax.grid import Axis, Grid, parse_axis
+from edujax.lrfind import line as lrfind_line
+from edujax.recommend import describe
 from edujax.result import SweepResult, saved
 from edujax.runner import sweep
 
@@ -180,6 +182,9 @@ def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> S
     shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
     say(f"{name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
         f" | run {info['run_s']:.2f} s{resumed} ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}")
+    recommendation = result.recommend()
+    if recommendation:
+        say(f"{name}: {recommendation.line()}")
     return result
 
 
@@ -279,6 +284,9 @@ def write_index(out: Path) -> Path:
         counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
         lines += [f"## {name}", "", summary.get("description", ""), "",
                   f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
+        lines += [f"Recommended learning rate: {line}." for line in [describe(summary.get("recommendation"))] if line]
+        lines += [f"LR finder: {line}." for line in [lrfind_line(summary.get("lrfind"))] if line]
+        lines += [""] if lines[-1] != "" else []
         lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary.get("figures", {}).items()]
         lines.append("")
     files.atomic_write(out / README, lambda f: f.write("\n".join(lines).encode()))

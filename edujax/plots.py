@@ -119,7 +119,9 @@ def heatmap(result: SweepResult, path: Path) -> str:
     """The categorical outcome map, with theory boundaries drawn on top."""
     heatmap_figure(result).savefig(path, dpi=130)
     drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
-    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+    marked = "; white lines: the converged band, star: the fastest setting" if result.recommend() else ""
+    return (f"Outcome of every setting over {drawn_names}, one colour per outcome; black lines are theoretical "
+            f"limits{marked}.")
 
 
 def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
@@ -128,6 +130,10 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))
     fig, boundary_handles = _maps(result, codes, cmap, norm, "outcome" + (" (majority)" if aggregated else ""))
+    drawn, faceted, _ = layout(result)
+    facet_values = [0] if not faceted else list(
+        np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
+    boundary_handles = boundary_handles + _recommendation_marks(result, fig, facet_values, drawn, faceted)
     total = result.outcome.size
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})")
                for o, n in result.counts.items() if n]
@@ -218,6 +224,141 @@ def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, s
     }
     if result.steps_to_target is not None:
         figures["steps_to_target.png"] = steps_map(result, directory / "steps_to_target.png")
+    if experiment is not None and result.recommend():
+        figures.update(lrfind_figure(result, experiment, directory))
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures
+
+
+def lrfind_figure(result: SweepResult, experiment, directory: Path) -> dict[str, str]:
+    """Run the LR finder on `experiment` at the sweep's grid, draw `lrfind.png` and keep its table in
+    `result.info["lrfind"]` (summary.json). A finder that cannot run on this experiment (e.g. its step does not
+    take a traced learning rate) is noted there instead: it never stops the sweep's other figures."""
+    import warnings
+
+    from edujax import lrfind
+
+    try:
+        finder = lrfind.find(experiment, grid=result.grid)
+        verdict = lrfind.versus(finder, result)
+    except Exception as err:  # noqa: BLE001 (an extra figure: report, do not fail the sweep)
+        result.info["lrfind"] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
+        warnings.warn(f"{result.experiment}: the LR finder failed: {result.info['lrfind']['error']}", stacklevel=2)
+        return {}
+    result.info["lrfind"] = verdict.as_dict()
+    return {"lrfind.png": lrfind_plot(result, finder, verdict, Path(directory) / "lrfind.png")}
+
+
+def _recommendation_marks(result: SweepResult, fig, facet_values, drawn, faceted) -> list:
+    """The recommendation on the map's panels: each row's converged band as two white lines along the
+    learning rate, the overall fastest setting as a star (`edujax.recommend`); legend handles."""
+    from matplotlib.lines import Line2D
+
+    from edujax.recommend import LR
+
+    rec = result.recommend()
+    names = [a.name for a in result.axes]
+    if not rec or LR not in [names[d] for d in drawn]:
+        return []
+    lr_dim = names.index(LR)
+    other_drawn = [d for d in drawn if d != lr_dim]
+    others = [names.index(n) for n in rec.others]
+    from matplotlib.patheffects import withStroke
+
+    outline = [withStroke(linewidth=3, foreground="black")]
+    handles = [Line2D([], [], color="white", lw=1.4, path_effects=outline, label="converged band"),
+               Line2D([], [], marker="*", ls="", color="gold", mec="black", ms=12, label="fastest setting")]
+    for ax, facet in zip(fig.axes, facet_values):
+        index = tuple(slice(None) if d in other_drawn else facet if faceted and d == faceted[0] else 0
+                      for d in others)
+        lo, hi = rec.lo_cells[index], rec.hi_cells[index]
+        if other_drawn:
+            centres = edges(result.axes[other_drawn[0]])[0]
+            for line in (lo, hi):
+                points = (line, centres) if drawn[0] == lr_dim else (centres, line)
+                ax.plot(*points, color="white", lw=1.4, path_effects=outline)
+        elif rec.overall.lo is not None:
+            for value in (rec.overall.lo, rec.overall.hi):
+                ax.axvline(value, color="white", lw=1.4, path_effects=outline)
+        fastest = rec.overall.fastest
+        if fastest is None:
+            continue
+        if faceted and result.axes[faceted[0]].name in fastest:
+            if _index_of(result.axes[faceted[0]], fastest[result.axes[faceted[0]].name]) != facet:
+                continue
+        xy = []
+        for d in drawn:
+            axis = result.axes[d]
+            i = _index_of(axis, fastest[axis.name])
+            xy.append(edges(axis)[0][i])
+        ax.plot(*(xy if len(xy) == 2 else (xy[0], 0.5)), marker="*", color="gold", mec="black", ms=14, ls="")
+    return handles
+
+
+def _index_of(axis: Axis, value) -> int:
+    if axis.scale == "choice":
+        return axis.choices.index(value)
+    values = axis.values.astype(float).reshape(len(axis), -1)
+    return int(np.argmin(np.abs(values - np.asarray(value, float).reshape(1, -1)).sum(-1)))
+
+
+def lrfind_plot(result: SweepResult, finder, verdict, path: Path) -> str:
+    """The LR finder over the sweep's truth: on top the finder's smoothed loss per seed against its learning
+    rate with its suggestions marked; below the sweep's outcomes along the learning rate at the finder's other
+    hyperparameters (a strip: the majority over seeds) and their median steps-to-target, the converged band
+    shaded and the fastest setting starred."""
+    from edujax.lrfind import LABELS, SUGGESTIONS
+    from edujax.recommend import along
+
+    row = along(result, finder.at)
+    fig = Figure(figsize=(7.5, 6.4), layout="constrained")
+    top, strip, bottom = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.45, 2.2]})
+    colours = dict(zip(SUGGESTIONS, ("tab:red", "tab:purple", "tab:green")))
+    for s, (smoothed, kept) in enumerate(zip(finder.smoothed, finder.kept)):
+        top.plot(finder.lrs[kept], smoothed[kept], color="0.3", lw=1, alpha=0.8,
+                 label="smoothed loss" if s == 0 else None)
+        for name in SUGGESTIONS:
+            lr = finder.suggestions[name][s]
+            if np.isfinite(lr):
+                y = np.interp(np.log(lr), np.log(finder.lrs[kept]), smoothed[kept])
+                top.plot(lr, y, "o", color=colours[name], label=LABELS[name] if s == 0 else None)
+    top.set_xscale("log")
+    positive = finder.smoothed[finder.kept]
+    if np.all(positive[np.isfinite(positive)] > 0):
+        top.set_yscale("log")
+    top.set_ylabel("finder loss (smoothed)")
+    top.legend(fontsize=8, loc="upper left")
+    where = ", ".join(f"{k}={v}" for k, v in finder.setting.items())
+    top.set_title(f"{result.experiment}: LR finder ({len(finder.seeds)} seed(s), {len(finder.lrs)} steps) vs the sweep"
+                  + (f" at {where}" if where else ""), fontsize=10)
+    cmap, norm = outcome_colormap(result)
+    from edujax.maps import majority as majority_of
+
+    codes = majority_of(row["outcome"], (1,))
+    lr_edges = edges(result.grid.axis("learning_rate"))[1]
+    lr_edges = np.sort(lr_edges)
+    strip.pcolormesh(lr_edges, [0, 1], codes[None, :], cmap=cmap, norm=norm)
+    strip.set_yticks([])
+    strip.set_ylabel("outcome", rotation=0, ha="right", va="center", fontsize=8)
+    finite = np.isfinite(row["steps"])
+    bottom.plot(row["lr"][finite], row["steps"][finite], ".-", color="tab:blue", label="median steps to target")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("steps to target (sweep)")
+    bottom.set_xlabel("learning rate")
+    if verdict.band is not None:
+        for ax in (top, bottom):
+            ax.axvspan(*verdict.band, color="tab:green", alpha=0.12, label="converged band" if ax is bottom else None)
+    if verdict.fastest_lr is not None:
+        bottom.plot(verdict.fastest_lr, verdict.fastest_steps, "*", color="gold", mec="black", ms=14, label="fastest")
+    for r in verdict.rows:
+        if np.isfinite(r["lr"]):
+            for ax in (strip, bottom):
+                ax.axvline(r["lr"], color=colours[r["suggestion"]], ls="--", lw=1.2)
+    bottom.legend(fontsize=8, loc="upper right")
+    low = min(finder.lrs[0], lr_edges[0])
+    top.set_xlim(low, max(finder.lrs[-1], lr_edges[-1]))
+    fig.savefig(path, dpi=110)
+    return ("The LR range test (fastai's defaults) per seed with its suggestions (steepest descent, minimum/10, "
+            "valley), over the sweep's outcomes and steps-to-target along the learning rate: does it land in "
+            "the converged band?")

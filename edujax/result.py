@@ -100,6 +100,17 @@ class SweepResult:
 
         return plots.heatmap_figure(self, title)
 
+    def recommend(self):
+        """Which learning rate to use, from this sweep (`edujax.recommend`): per setting of the other axes and
+        overall, the converged band of the learning rate, the largest learning rate at which ≥ 95 % of seeds
+        converge, and the fastest setting (fewest steps to the target, median over seeds).
+
+        >>> print(result.recommend().to_text())
+        """
+        from edujax.recommend import recommend
+
+        return recommend(self)
+
     def _repr_png_(self) -> bytes:
         """Jupyter shows a result as its outcome map."""
         return png(self.plot())
@@ -165,6 +176,7 @@ class SweepResult:
             "figures": dict(figures or {}),
             "outcome_colors": dict(self.outcome_colors),
             **self.info,
+            "recommendation": self.recommend().as_dict(),
         }
 
     def save(self, directory, figures: Mapping[str, str] | None = None) -> Path:
@@ -254,7 +266,7 @@ class SweepResult:
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes",
-                 "outcome_colors", "files"}
+                 "outcome_colors", "files", "recommendation"}
         examples = group("example/")
         states = group("example_state/")
         if states:
