@@ -122,6 +122,16 @@ class SweepResult:
         columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
         return pd.DataFrame(columns)
 
+    def probabilities(self, outcome: str = "converged", z: float = 1.96):
+        """(p, lo, hi) over the non-seed axes: the share of seeds that ended in `outcome` and its 95 % Wilson
+        interval (`edujax.probability`).
+
+        >>> p, lo, hi = result.probabilities("converged")
+        """
+        from edujax import probability
+
+        return probability.probabilities(self, outcome, z)
+
     @property
     def grid(self) -> Grid:
         return Grid(*self.axes)
