@@ -122,7 +122,12 @@ def heatmap(result: SweepResult, path: Path) -> str:
 
 
 def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
-    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above."""
+    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above;
+    a 1-D sweep's outcome shares along its axis (`edujax.plots_answers`)."""
+    from edujax import plots_answers, probability
+
+    if probability.line_axis(result) is not None:
+        return plots_answers.shares_figure(result, title)
     _, _, aggregated = layout(result)
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))
@@ -182,12 +187,16 @@ def curves(result: SweepResult, path: Path) -> str:
 
 def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, str]:
     """Draw the standard figures (and the experiment's own) into `directory`."""
+    from edujax import plots_answers, probability
+
     directory = Path(directory)
-    figures = {
-        "heatmap.png": heatmap(result, directory / "heatmap.png"),
-        "measure.png": measure_map(result, directory / "measure.png"),
-        "curves.png": curves(result, directory / "curves.png"),
-    }
+    if probability.line_axis(result) is not None:  # a 1-D sweep: curves along its axis, not a square of rows
+        figures = plots_answers.line_figures(result, directory)
+    else:
+        figures = {"heatmap.png": heatmap(result, directory / "heatmap.png"),
+                   "measure.png": measure_map(result, directory / "measure.png")}
+    figures["curves.png"] = curves(result, directory / "curves.png")
+    figures.update(plots_answers.probability_figures(result, directory))
     if experiment is not None and experiment.figures is not None:
         figures.update(experiment.figures(result, directory))
     return figures

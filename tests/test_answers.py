@@ -96,3 +96,75 @@ def test_probabilities_count_seeds_per_setting(seeded):
 def test_probabilities_name_a_missing_outcome(seeded):
     with pytest.raises(ej.UserError, match="no outcome 'won'"):
         seeded.probabilities("won")
+
+
+# --- xarray ------------------------------------------------------------------------------------------------
+
+
+def test_to_xarray_names_every_axis_and_round_trips_through_netcdf(tmp_path):
+    xr = pytest.importorskip("xarray")
+    grid = ej.Grid(ej.values("learning_rate", [0.5, 1.9, 2.5]), ej.choice("start", ["near", "far"]),
+                   ej.points("offset", [[0.0], [2.0]], ["spread"]), ej.seeds(2))
+    experiment = bowl(grid, steps=30)
+    experiment = ej.Experiment(**{**experiment.__dict__, "defaults": {"x0": 0.1, "spread": 0.0}})
+    result = ej.sweep(experiment)
+    result.steps_to_target = np.where(result.outcome == 0, 7.0, np.nan).astype(np.float32)
+    ds = result.to_xarray()
+    assert ds.outcome.dims == ("learning_rate", "start", "offset", "seed")
+    assert ds.learning_rate.values.tolist() == [0.5, float(np.float32(1.9)), 2.5]  # what a float32 sweep ran
+    assert ds.start.values.tolist() == ["near", "far"] and ds.seed.values.tolist() == [0, 1]
+    assert ds.spread.values.tolist() == [0.0, 2.0] and ds.offset.values.tolist() == [0, 1]
+    assert ds.outcome.attrs["flag_meanings"].split() == list(result.outcome_names)
+    assert ds.outcome.attrs["flag_meanings"].split()[:6] == list(ej.OUTCOMES)
+    # lr 0.5 from x0 = 0.1 (spread 0) converges, 2.5 diverges, whatever the choice and the seed
+    names = np.asarray(ds.outcome.attrs["flag_meanings"].split())
+    assert set(names[ds.outcome.sel(learning_rate=0.5, offset=0).values.ravel()]) == {"converged"}
+    assert set(names[ds.outcome.sel(learning_rate=2.5).values.ravel()]) == {"diverged"}
+    path = tmp_path / "sweep.nc"
+    ds.to_netcdf(path, engine="scipy")
+    with xr.open_dataset(path, engine="scipy") as back:
+        back = back.load()
+    for name in ("outcome", "measure", "steps_to_go", "frozen", "steps_to_target", "final_loss"):
+        np.testing.assert_array_equal(back[name].values, ds[name].values, err_msg=name)
+    np.testing.assert_array_equal(back.steps_to_target.values, np.where(result.outcome == 0, 7.0, np.nan))
+    assert back.start.values.tolist() == ["near", "far"]
+    assert back.outcome.attrs["flag_meanings"] == ds.outcome.attrs["flag_meanings"]
+    assert back.attrs["experiment"] == "bowl" and back.attrs["steps"] == 30
+
+
+def test_to_xarray_leaves_out_steps_to_target_when_not_recorded(seeded):
+    pytest.importorskip("xarray")
+    ds = seeded.to_xarray()
+    assert "steps_to_target" not in ds and ds.learning_rate.values.tolist() == [0.5, np.float32(1.9).item(), 2.5]
+    np.testing.assert_array_equal(ds.final_loss.values, seeded.final["loss"])
+
+
+# --- 1-D sweeps as curves ----------------------------------------------------------------------------------
+
+
+def test_a_1d_sweep_is_drawn_as_shares_and_a_measure_band(seeded, tmp_path):
+    assert probability.line_axis(seeded) == 0
+    (panel,) = probability.line_panels(seeded)
+    converged, diverged = (seeded.outcome_names.index(o) for o in ("converged", "diverged"))
+    assert panel["runs"] == 8 and panel["shares"].shape == (len(seeded.outcome_names), 3)
+    assert panel["shares"][converged].tolist() == [1.0, (seeded.outcome[1] == converged).sum() / 8, 0.0]
+    assert panel["shares"][diverged].tolist() == [0.0, 0.0, 1.0]
+    np.testing.assert_allclose(panel["shares"].sum(0), 1.0)
+    finite = np.isfinite(seeded.measure[0])
+    assert panel["median"][0] == np.median(seeded.measure[0][finite].astype(np.float64))
+    assert panel["low"][0] == seeded.measure[0][finite].min() and panel["high"][0] == seeded.measure[0][finite].max()
+    from edujax import plots
+
+    figures = plots.render(seeded, tmp_path)
+    assert list(figures) == ["heatmap.png", "measure.png", "curves.png", "probability.png"]
+    assert "stacked bars" in figures["heatmap.png"] and "Wilson" in figures["probability.png"]
+
+
+def test_a_2d_sweep_is_not_a_line():
+    grid = ej.Grid(ej.values("learning_rate", [0.5, 2.5]), ej.values("x0", [0.1, 1.0]), ej.seeds(2))
+    result = ej.sweep(bowl(grid, steps=5))
+    assert probability.line_axis(result) is None
+    with pytest.raises(ej.UserError, match="not a 1-D sweep"):
+        probability.line_panels(result)
+    p, lo, hi = result.probabilities()
+    assert p.shape == (2, 2)
