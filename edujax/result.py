@@ -132,6 +132,19 @@ class SweepResult:
 
         return probability.probabilities(self, outcome, z)
 
+    def to_xarray(self):
+        """An `xarray.Dataset`: one dimension per axis (coordinates: its values; a choice axis its option names),
+        variables ``outcome`` (codes; names in its ``flag_meanings``), ``measure``, ``steps_to_go``, ``frozen``,
+        ``steps_to_target`` when recorded, and ``final_<metric>``. Needs xarray (`pip install 'edujax[xarray]'`).
+
+        >>> ds = result.to_xarray()
+        >>> ds.measure.sel(learning_rate=0.1, method="nearest")
+        >>> ds.to_netcdf("sweep.nc", engine="scipy")
+        """
+        from edujax import export
+
+        return export.to_xarray(self)
+
     @property
     def grid(self) -> Grid:
         return Grid(*self.axes)
