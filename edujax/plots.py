@@ -122,12 +122,7 @@ def heatmap(result: SweepResult, path: Path) -> str:
 
 
 def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
-    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above;
-    a 1-D sweep's outcome shares along its axis (`edujax.plots_answers`)."""
-    from edujax import plots_answers, probability
-
-    if probability.line_axis(result) is not None:
-        return plots_answers.shares_figure(result, title)
+    """The outcome map as a matplotlib Figure (what `heatmap` saves; `SweepResult.plot` shows it), `title` above."""
     _, _, aggregated = layout(result)
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))

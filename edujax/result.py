@@ -91,9 +91,11 @@ class SweepResult:
         return f"SweepResult({self.experiment!r}, {self.grid!r}, {self.steps} steps: {shares})"
 
     def plot(self, title: str | None = None):
-        """The outcome map (as `heatmap.png`) as a matplotlib Figure."""
-        from edujax import plots  # matplotlib only when drawing
+        """The outcome map (as `heatmap.png`) as a matplotlib Figure; a 1-D sweep's outcome shares along its axis."""
+        from edujax import plots, plots_answers, probability  # matplotlib only when drawing
 
+        if probability.line_axis(self) is not None:
+            return plots_answers.shares_figure(self, title)
         return plots.heatmap_figure(self, title)
 
     def _repr_png_(self) -> bytes:
