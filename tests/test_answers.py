@@ -168,3 +168,43 @@ def test_a_2d_sweep_is_not_a_line():
         probability.line_panels(result)
     p, lo, hi = result.probabilities()
     assert p.shape == (2, 2)
+
+
+# --- the compilation cache ---------------------------------------------------------------------------------
+
+
+def test_the_cache_folder_follows_the_setting(tmp_path):
+    assert compile_cache.folder({"HOME": "/home/ada"}) == compile_cache.Path("/home/ada/.cache/edujax/jax")
+    assert compile_cache.folder({"HOME": "/h", "XDG_CACHE_HOME": "/x"}) == compile_cache.Path("/x/edujax/jax")
+    assert compile_cache.folder({"EDUJAX_CACHE": "/elsewhere", "HOME": "/h"}) == compile_cache.Path("/elsewhere")
+    for off in ("off", "OFF", "0", "no", "false"):
+        assert compile_cache.folder({"EDUJAX_CACHE": off, "HOME": "/h"}) is None
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(ej.UserError, match="EDUJAX_CACHE=.*cannot write there"):
+        compile_cache.enable(environ={"EDUJAX_CACHE": str(blocked / "jax")})
+
+
+def test_a_second_process_reuses_the_first_ones_executables_and_writes_nowhere_else(tmp_path):
+    home, xdg = tmp_path / "home", tmp_path / "xdg"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(xdg), "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "edujax", "sweep", "quadratic", "--grid", "learning_rate=1e-3:1:8",
+               "--grid", "start_angle=0:90:8", "--steps", "20", "--out", str(tmp_path / "out")]
+
+    def entries():
+        return sorted(p.name for p in (xdg / "edujax" / "jax").rglob("*") if p.is_file())
+
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    first = entries()
+    assert len(first) >= 2  # the sweep and the examples' run, at least
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert entries() == first  # every executable came from the cache: nothing new was compiled and written
+    # nothing of the cache in HOME (matplotlib may keep its own ~/.config) nor beside --out
+    assert list(home.rglob("*edujax*")) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["home", "out", "xdg"]
+    off = tmp_path / "off"
+    subprocess.run(command[:-1] + [str(off)], env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg2"),
+                                                     "EDUJAX_CACHE": "off"}, check=True, capture_output=True)
+    subprocess.run(command[:-1] + [str(off)] + ["--no-cache"], env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg2")},
+                   check=True, capture_output=True)
+    assert not (tmp_path / "xdg2" / "edujax").exists()  # (matplotlib keeps its font cache there)
