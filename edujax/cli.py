@@ -16,6 +16,8 @@ from edujax.errors import Parser, UserError, positive
 from edujax.outcomes import OUTCOMES
 
 say = functools.partial(print, flush=True)
+NO_CACHE = ("compile from scratch: keep JAX's persistent compilation cache (~/.cache/edujax/jax, or "
+            "$XDG_CACHE_HOME/edujax/jax) off, as EDUJAX_CACHE=off does")
 
 
 def cmd_list(args) -> int:
@@ -36,7 +38,7 @@ def cmd_sweep(args) -> int:
     pipeline.run_all(args.experiments, args.out, axes=args.grid, steps=args.steps, seed=args.seed,
                      precision="float64" if args.x64 else None, records=args.records, chunk_size=args.chunk_size,
                      max_memory=args.max_memory, max_host_memory=args.max_host_memory,
-                     progress=sys.stderr.isatty(), log=say)
+                     progress=sys.stderr.isatty(), log=say, cache=not args.no_cache)
     return 0
 
 
@@ -60,7 +62,8 @@ def cmd_zoom(args) -> int:
 
     result = pipeline.zoom(args.experiment, args.out, frames=args.frames, factor=args.factor, at=at,
                            resolution=args.resolution, steps=args.steps, precision=precision, border=args.border,
-                           seed=args.seed, max_memory=args.max_memory, report=report, log=say)
+                           seed=args.seed, max_memory=args.max_memory, report=report, log=say,
+                           cache=not args.no_cache)
     say(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote "
         f"{args.out}/{result.name}/ (frames/, zoom.gif, strip.png, dimension.png, {zooming.ZOOM_JSON}) and the page")
     return 0
@@ -139,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-processes", type=positive, metavar="N", help="how many processes (implies --distributed)")
     run.add_argument("--process-id", type=int, metavar="I",
                      help="this process's index, 0 … N-1 (implies --distributed)")
+    run.add_argument("--no-cache", action="store_true", help=NO_CACHE)
     run.set_defaults(run=cmd_sweep)
     zoom = sub.add_parser("zoom", help="magnify the boundary between training and blowing up, frame by frame",
                           description="Each frame sweeps the same grid over a window --factor times narrower, "
@@ -158,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     zoom.add_argument("--out", default="results", help="the zoom goes into OUT/EXPERIMENT-zoom-... (default: results)")
     zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")
+    zoom.add_argument("--no-cache", action="store_true", help=NO_CACHE)
     zoom.set_defaults(run=cmd_zoom)
     find = sub.add_parser("lrfind", help="the LR range test (fastai's defaults) held against the sweep's truth",
                           description="Runs the learning-rate range test (100 steps from 1e-7 to 10, one run per seed) "

@@ -184,6 +184,7 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     low, high = maps.measure_range(median)  # the colour scale of measure.png
     measure = {"values": pack(quantise_measure(median)), "low": low, "high": high}
     return {
+        **_answers(result, outcomes, to_page, aggregated),
         "name": result.experiment,
         "shape": list(result.outcome.shape),
         "axes": axes,
@@ -198,6 +199,28 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
         "steps": result.steps,
         "global_min_known": bool(result.info.get("global_min_known", True)),
     }
+
+
+def _answers(result: SweepResult, outcomes: list[str], to_page: np.ndarray, aggregated: list[int]) -> dict:
+    """What the page adds from `edujax.probability`: `probability` (with a seed axis: the page code of
+    `converged`, whose share and Wilson interval the tooltip and the P view compute from the tally), and
+    `line` (a 1-D sweep: outcome shares and the measure's median, min and max along its axis, per choice panel)."""
+    from edujax import probability
+
+    seeded = any(result.axes[d].scale == "seed" for d in aggregated)
+    answers = {"probability": {"outcome": outcomes.index("converged")}
+               if seeded and "converged" in result.outcome_names else None, "line": None}
+    x = probability.line_axis(result)
+    if x is not None:
+        panels = []
+        for panel in probability.line_panels(result):
+            shares = np.zeros((len(outcomes), len(result.axes[x])))
+            shares[to_page] = panel["shares"]
+            panels.append({"title": panel["title"], "runs": panel["runs"],
+                           "shares": [_short(row) if row.any() else None for row in shares],
+                           **{k: _short(panel[k]) for k in ("median", "low", "high")}})
+        answers["line"] = {"axis": x, "centres": _short(maps.edges(result.axes[x])[0]), "panels": panels}
+    return answers
 
 
 def _short(values) -> list[float | None]:
@@ -234,6 +257,12 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     if data["aggregated"]:
         agg = ", ".join(data["axes"][i]["title"] for i in data["aggregated"])
         how += f" Each cell shows the most common outcome over {e(agg)}; hovering shows the tally."
+    if data.get("probability"):
+        how += (" With seeds, the switch's P(converged) colours each cell by the share of its runs that converged;"
+                " hovering shows that share with its 95 % Wilson interval.")
+    if data.get("line"):
+        how += (" A sweep along one axis: below the map, the share of each outcome and the measure (median, band:"
+                " min to max over the runs) against it.")
     if data["boundaries"]:
         how += " Black lines are the theoretical limits named in the legend."
     f_star = f"{summary['global_min']:.6g}" + (
@@ -248,7 +277,9 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     about = summary.get("about") or summary.get("description", "")
     measure = ('<div class="view" role="radiogroup" aria-label="what the map shows">'
                f'<label><input type="radio" name="view-{e(name)}" value="outcome" checked> outcomes</label>'
-               f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label></div>'
+               f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label>'
+               + (f'<label><input type="radio" name="view-{e(name)}" value="probability"> P(converged)</label>'
+                  if data.get("probability") else "") + "</div>"
                if data["measure"] else "")
     hint = (" The switch above the map shows the continuous measure instead: log10(final gap / initial gap),"
             " negative where the run closed that many decades of its gap, positive where it blew up"
@@ -265,6 +296,7 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     <div class="map">{measure}<div class="facet"></div><div class="heatmap"></div><div class="legend"></div></div>
     <div class="curve"><p class="hint">Click a cell of the map to see its loss curve here.</p></div>
   </div>
+  <div class="lines"></div>
   <div class="tables">
     <table class="counts"><caption>Outcomes</caption>{counts}</table>
     <table class="settings"><caption>Settings of this run</caption>{rows}</table>

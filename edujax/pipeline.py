@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edujax import devices, files, page, plots, registry
+from edujax import compile_cache, devices, files, page, plots, registry
 from edujax.errors import UserError
 from edujax.experiment import Experiment, check_precision, check_steps
 from edujax.grid import Axis, Grid, parse_axis
@@ -59,7 +59,8 @@ class Job:
 def run(experiment: Experiment | str | Path, out: str | Path = "results", *, grid: Grid | None = None,
         axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0, precision: str | None = None,
         records: int | None = None, chunk_size: int | None = None, max_memory: int | str | None = None,
-        max_host_memory: int | str | None = None, progress: bool = False, log: Log | None = None) -> SweepResult:
+        max_host_memory: int | str | None = None, progress: bool = False, log: Log | None = None,
+        cache: bool = True) -> SweepResult:
     """Sweep `experiment` and write what `make sweep` writes for it; returns the result.
 
     `grid` replaces the experiment's grid; `axes` replace (or add) single
@@ -71,7 +72,9 @@ def run(experiment: Experiment | str | Path, out: str | Path = "results", *, gri
     results may take on the host (see `edujax.sweep`); finished chunks are kept in
     `out/.partial/` until the result is written, so an interrupted sweep
     resumes. `progress` shows a progress bar; `log` receives one line per
-    stage (compiling, drawing, written), e.g. `log=print`.
+    stage (compiling, drawing, written), e.g. `log=print`. `cache=False` keeps
+    JAX's persistent compilation cache off (`edujax.compile_cache`; else on
+    unless `EDUJAX_CACHE=off`).
 
     >>> import edujax as ej
     >>> result = ej.run("quadratic", "/tmp/edujax-example", axes=["learning_rate=1e-3:1:32"], steps=200)
@@ -80,7 +83,7 @@ def run(experiment: Experiment | str | Path, out: str | Path = "results", *, gri
     """
     (result,) = run_all([experiment], out, grid=grid, axes=axes, steps=steps, seed=seed, precision=precision,
                         records=records, chunk_size=chunk_size, max_memory=max_memory,
-                        max_host_memory=max_host_memory, progress=progress, log=log).values()
+                        max_host_memory=max_host_memory, progress=progress, log=log, cache=cache).values()
     return result
 
 
@@ -88,7 +91,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
             grid: Grid | None = None, axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0,
             precision: str | None = None, records: int | None = None, chunk_size: int | None = None,
             max_memory: int | str | None = None, max_host_memory: int | str | None = None, progress: bool = False,
-            log: Log | None = None) -> dict[str, SweepResult]:
+            log: Log | None = None, cache: bool = True) -> dict[str, SweepResult]:
     """`run` for several experiments (none given: every default experiment), the index written once at the end.
 
     Named experiments are all loaded and checked before the first sweep, and
@@ -99,6 +102,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
     """
     out = Path(out)
     say = log or (lambda text: None)
+    compile_cache.enable(cache)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
     max_host_memory = (devices.parse_bytes(max_host_memory, "--max-host-memory") if isinstance(max_host_memory, str)
@@ -369,12 +373,13 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
 def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, frames: int = 8, factor: float = 4.0,
          at: dict | None = None, resolution: int | None = None, steps: int | None = None, precision: str = "float32",
          border: str = "measure", seed: int = 0, max_memory: int | str | None = None,
-         report: Callable | None = None, log: Log | None = None):
+         report: Callable | None = None, log: Log | None = None, cache: bool = True):
     """Magnify `experiment`'s border frame after frame (see `edujax.zooming.zoom`) and write the zoom into
     `out/<experiment>-zoom-…/` (frames, GIF, strip, fits, `zoom.json`), then the results page; returns the `Zoom`.
 
     `report(k, frame, axes)` is called after each frame. Like `run`, it checks
-    `out` before the first frame and never replaces what edujax did not write.
+    `out` before the first frame, never replaces what edujax did not write, and
+    uses the compilation cache unless `cache=False`.
 
     >>> from edujax import pipeline
     >>> pipeline.zoom("bumpy_bowl", "/tmp/edujax-zoom", frames=2, resolution=32, steps=200).name
@@ -386,6 +391,7 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
     out = Path(out)
     check_output(out, [])
     job = _job(experiment, None, ())
+    compile_cache.enable(cache)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
     axes, *_, cells, _, _ = zooming.plan(job.experiment, at, resolution)

@@ -216,13 +216,18 @@ def curves(result: SweepResult, path: Path) -> str:
 
 def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, str]:
     """Draw the standard figures (and the experiment's own) into `directory`."""
+    from edujax import plots_answers, probability
+
     directory = Path(directory)
-    figures = {
-        "heatmap.png": heatmap(result, directory / "heatmap.png"),
-        "measure.png": measure_map(result, directory / "measure.png"),
-        "curves.png": curves(result, directory / "curves.png"),
-    }
-    if result.steps_to_target is not None:
+    line = probability.line_axis(result) is not None
+    if line:  # a 1-D sweep: curves along its axis, not a square of rows
+        figures = plots_answers.line_figures(result, directory)
+    else:
+        figures = {"heatmap.png": heatmap(result, directory / "heatmap.png"),
+                   "measure.png": measure_map(result, directory / "measure.png")}
+    figures["curves.png"] = curves(result, directory / "curves.png")
+    figures.update(plots_answers.probability_figures(result, directory))
+    if result.steps_to_target is not None and not line:
         figures["steps_to_target.png"] = steps_map(result, directory / "steps_to_target.png")
     if experiment is not None and result.recommend():
         figures.update(lrfind_figure(result, experiment, directory))

@@ -95,9 +95,11 @@ class SweepResult:
         return f"SweepResult({self.experiment!r}, {self.grid!r}, {self.steps} steps: {shares})"
 
     def plot(self, title: str | None = None):
-        """The outcome map (as `heatmap.png`) as a matplotlib Figure."""
-        from edujax import plots  # matplotlib only when drawing
+        """The outcome map (as `heatmap.png`) as a matplotlib Figure; a 1-D sweep's outcome shares along its axis."""
+        from edujax import plots, plots_answers, probability  # matplotlib only when drawing
 
+        if probability.line_axis(self) is not None:
+            return plots_answers.shares_figure(self, title)
         return plots.heatmap_figure(self, title)
 
     def recommend(self):
@@ -138,6 +140,29 @@ class SweepResult:
             columns["steps_to_target"] = self.steps_to_target.ravel()
         columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
         return pd.DataFrame(columns)
+
+    def probabilities(self, outcome: str = "converged", z: float = 1.96):
+        """(p, lo, hi) over the non-seed axes: the share of seeds that ended in `outcome` and its 95 % Wilson
+        interval (`edujax.probability`).
+
+        >>> p, lo, hi = result.probabilities("converged")
+        """
+        from edujax import probability
+
+        return probability.probabilities(self, outcome, z)
+
+    def to_xarray(self):
+        """An `xarray.Dataset`: one dimension per axis (coordinates: its values; a choice axis its option names),
+        variables ``outcome`` (codes; names in its ``flag_meanings``), ``measure``, ``steps_to_go``, ``frozen``,
+        ``steps_to_target`` when recorded, and ``final_<metric>``. Needs xarray (`pip install 'edujax[xarray]'`).
+
+        >>> ds = result.to_xarray()
+        >>> ds.measure.sel(learning_rate=0.1, method="nearest")
+        >>> ds.to_netcdf("sweep.nc", engine="scipy")
+        """
+        from edujax import export
+
+        return export.to_xarray(self)
 
     @property
     def grid(self) -> Grid:

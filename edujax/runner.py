@@ -745,6 +745,7 @@ def sweep(
 
 def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_memory, max_host_memory, checkpoint,
            progress, examples_per_outcome) -> SweepResult:
+    grid = grid.astype(dtype)  # axes hold float64 values: the sweep, its result and its summary see its precision
     columns = hparam_columns(experiment, grid, dtype)
     if experiment.check is not None:
         experiment.check(columns)

@@ -1,4 +1,10 @@
 """Shared fixtures: small experiments that compile in well under a second."""
+import os
+
+# The suite never writes into the user's compilation cache (~/.cache/edujax/jax): every sweep it runs, in this
+# process or in a `python -m edujax` it starts, compiles from scratch (tests/test_compile_cache.py uses a tmp folder).
+os.environ["EDUJAX_CACHE"] = "off"
+
 import jax.numpy as jnp
 import optax
 import pytest
