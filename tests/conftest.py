@@ -53,7 +53,8 @@ def jax_normal(key):
 #: left the README's and the notebook's single long tests for last and one core idle for 100 s).
 SLOW_FILES = ("test_scale.py", "test_readme.py", "test_runner.py", "test_landscapes.py", "test_fractal_boundary.py",
               "test_regression.py", "test_pipeline.py", "test_notebook.py", "test_sharpness.py", "test_gan_ring.py",
-              "test_page.py", "test_resume.py", "test_cli.py", "test_bench.py", "test_truth.py", "test_state_roundtrip.py")
+              "test_page.py", "test_resume.py", "test_noisy_truth.py", "test_cli.py", "test_bench.py", "test_truth.py",
+              "test_state_roundtrip.py")
 
 
 def pytest_collection_modifyitems(items):
