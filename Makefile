@@ -37,6 +37,7 @@ chromium:
 
 bench: $(STAMP)
 	$(PY) -m edujax.bench
+	$(PY) benchmarks/digits_bench.py
 
 clean:
 	rm -rf $(VENV) mutants results/*/sweep.npz results/*/run.json results/.partial
