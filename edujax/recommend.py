@@ -21,7 +21,8 @@ log10(hi / lo) decades (0 for one cell). The *95 % limit* is the largest ηᵢ
 with pᵢ ≥ 0.95 (anywhere on the grid, not only in the band). The *fastest
 setting* is the best learning rate with its sᵢ for a row; overall it is the
 cell of the whole grid (every non-seed axis) with the smallest median over
-seeds among cells where a majority of seeds converged.
+seeds among cells where a majority of seeds converged, leaving out cells
+that start at the target (0 steps: they needed no training).
 
 >>> import edujax as ej
 >>> result = ej.sweep(ej.load("quadratic"), ej.Grid(ej.logspace("learning_rate", 1e-3, 1, 16),
@@ -194,6 +195,8 @@ def recommend(result) -> Recommendation:
     if lr_axis.scale not in ("log", "linear"):
         return Recommendation(result.experiment, None, note=f"the learning_rate axis is a {lr_axis.scale} axis: "
                                                             "no recommendation")
+    if "converged" not in result.outcome_names:  # e.g. a comparison's map of changes
+        return Recommendation(result.experiment, None, note="no converged outcome: no recommendation")
     seeds = [i for i, a in enumerate(axes) if a.scale == "seed"]
     others = [i for i, a in enumerate(axes) if i != k and a.scale != "seed"]
     order = np.argsort(lr_axis.values.astype(np.float64), kind="stable")
@@ -245,7 +248,7 @@ def recommend(result) -> Recommendation:
     pooled_steps = np.median(np.moveaxis(steps, 1, 0).reshape(n_lr, -1), -1)
 
     def grid_fastest(found):
-        cells = np.where(share > MAJORITY, median, np.inf)
+        cells = np.where((share > MAJORITY) & (median > 0), median, np.inf)  # a start at the target is no answer
         if not np.isfinite(cells).any():
             return None, None
         o, i = np.unravel_index(int(np.argmin(cells)), cells.shape)

@@ -33,7 +33,7 @@ def test_sweep_then_plot_end_to_end(tmp_path):
         assert (out / "quadratic" / name).stat().st_size > 0
     summary = json.loads((out / "quadratic" / "summary.json").read_text())
     assert summary["settings"] == 18 and summary["steps"] == 30
-    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png"}
+    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png", "steps_to_target.png", "lrfind.png"}
     index = (out / "README.md").read_text()
     assert "quadratic/heatmap.png" in index and "quadratic/curves.png" in index
     assert 'id="exp-quadratic"' in (out / "index.html").read_text() and "index.html" in proc.stdout
