@@ -37,18 +37,24 @@ chromium:
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/digits_bench.py
 
 clean:
 	rm -rf $(VENV) mutants results/*/sweep.npz results/*/run.json results/.partial
 
 # Mutation testing of the core (README, "Mutation testing"): mutmut plants one small bug at a time in the functions
 # below and runs the fast test subset of [tool.mutmut] in pyproject.toml; tests/mutation_score.py prints the score.
-MUTATE_SCOPE := 'edujax.core.outcomes.*' 'edujax.core.grid.*' 'edujax.runner.trace.x*RecordPlan*' \
+# One line per module (dotted paths); pyproject's only_mutate lists their files.
+MUTATE_SCOPE := 'edujax.core.outcomes.*' 'edujax.core.grid.*' 'edujax.core.fractal.*' 'edujax.store.files.*' \
+	'edujax.runner.trace.x*RecordPlan*' 'edujax.runner.chunks.x_checkpoint_folder*' \
+	'edujax.runner.chunks.x_save_chunk*' 'edujax.runner.chunks.x_load_chunk*' 'edujax.runner.chunks.x_run_chunks*' \
+	'edujax.runner.chunks.x_place*' \
 	'edujax.runner.devices.x_parse_bytes*' 'edujax.runner.devices.x_format_bytes*' 'edujax.runner.devices.x_default_*' \
-	'edujax.runner.devices.x_nbytes*' 'edujax.store.files.x_atomic_write*' 'edujax.store.result.x*SweepResult*save*' \
-	'edujax.store.result.x*SweepResult*load*' 'edujax.store.result.x*SweepResult*summary*' \
+	'edujax.runner.devices.x_nbytes*' 'edujax.store.result.x*SweepResult*save*' 'edujax.store.result.x*SweepResult*load*' \
+	'edujax.store.result.x*SweepResult*from_saved*' 'edujax.store.result.x*SweepResult*summary*' \
 	'edujax.store.result.x_storable*' 'edujax.store.result.x_restore_state*' 'edujax.store.result.x__is_key*' \
-	'edujax.core.experiment.x_evaluate_boundaries*'
+	'edujax.store.result.x_state_tree*' 'edujax.core.experiment.x_evaluate_boundaries*' \
+	'edujax.app.cli.x_parse_at*' 'edujax.app.cli.x_main*' 'edujax.app.compare.x_write*' 'edujax.app.zoom.x_save*'
 
 $(VENV)/.mutate: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,mutate]'

@@ -19,7 +19,7 @@ from edujax.app.zoom import zoom  # noqa: E402
 from edujax.core import landscapes, regression, schedules  # noqa: E402  (what several experiments share)
 from edujax.core.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness  # noqa: E402
 from edujax.core.errors import UserError  # noqa: E402
-from edujax.core.experiment import Boundary, Experiment, minimize  # noqa: E402
+from edujax.core.experiment import Boundary, Experiment, Target, minimize, noise_scale  # noqa: E402
 from edujax.core.fractal import boundary_dimension, box_dimension  # noqa: E402
 from edujax.core.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
 from edujax.core.optimizers import switch  # noqa: E402
@@ -41,10 +41,10 @@ _LAZY = {"run": ("edujax.app.pipeline", "run"), "redraw": ("edujax.app.pipeline"
 
 __all__ = [
     "Axis", "Boundary", "COLORS", "Comparison", "Criteria", "Experiment", "Grid", "OUTCOMES", "Sharpness",
-    "SweepResult", "UserError", "Zoom", "adam_preconditioner", "boundary_dimension", "box_dimension", "choice",
-    "classify", "compare", "describe_setting", "hessian_vector_product", "landscapes", "linspace", "load",
-    "logspace", "minimize", "points", "regression", "replay", "schedules", "seeds", "sharpness", "sweep", "switch",
-    "values", "zoom", *_LAZY,
+    "SweepResult", "Target", "UserError", "Zoom", "adam_preconditioner", "boundary_dimension", "box_dimension",
+    "choice", "classify", "compare", "describe_setting", "hessian_vector_product", "landscapes", "linspace", "load",
+    "logspace", "minimize", "noise_scale", "points", "regression", "replay", "schedules", "seeds", "sharpness",
+    "sweep", "switch", "values", "zoom", *_LAZY,
 ]
 
 

@@ -24,21 +24,23 @@ p (8 shares, summing to the high-quality share):
   puts every sample on a single mode, 1 for one that hits none.
 
 Outcomes (`classify`, thresholds below), judged on the loss at the record
-points of the final quarter of the run and the final histogram:
+points of the final quarter of the run and the final histogram. Every step
+sees fresh samples, so the loss is noisy: a straight line is fitted to the
+final quarter's records, and a trend counts only when its fitted change
+exceeds 3 standard errors of the fit (the same test as edujax's rules for
+noisy runs); what is left about the line is the loss's swing.
 
 1. ``diverged``:      a GAN loss became non-finite.
-2. ``oscillating``:   in the final quarter the loss moved against its own
-                      trend by more than SWING (half of its total variation
-                      minus its net change, so a steady fall counts 0 and a
-                      rise and fall back by A counts A): the quality keeps
-                      rising and falling.
-3. ``slow``:          not there yet: the loss still fell by more than SWING
-                      over the final quarter, or under LEARNED (25%) of the
-                      samples are high quality (the generator has not found
-                      the ring: too few samples near any mode to speak of
-                      which modes it keeps).
-4. ``mode_collapse``: fewer than 8 modes covered.
-5. ``converged``:     all 8 modes covered (and steady: rules 2, 3).
+2. ``oscillating``:   about its trend the loss swings by more than SWING
+                      (peak to trough of the residuals): the quality keeps
+                      rising and falling, far beyond sampling noise.
+3. ``slow``:          not there yet, and measurably improving: the fitted
+                      line falls by more than 3 standard errors.
+4. ``off_data``:      stuck off the data: under LEARNED (25%) of the samples
+                      are high quality and nothing improves (a generator that
+                      collapsed onto a point off the ring, or never found it).
+5. ``mode_collapse``: fewer than 8 modes covered.
+6. ``converged``:     all 8 modes covered (and steady: rules 2, 3).
 
 Grid: generator learning rate × discriminator learning rate (log) × 3 init
 seeds (the heatmap shows each cell's majority outcome).
@@ -61,6 +63,8 @@ COVERED_SHARE = 0.2  # of a mode's fair share 1/8
 SWING = 0.15
 LEARNED = 0.25
 MODE_COLLAPSE = "mode_collapse"
+OFF_DATA = "off_data"
+TREND_MARGIN = 3.0  # standard errors a fitted trend must exceed to count
 
 
 class MLP(nnx.Module):
@@ -149,18 +153,29 @@ def step(state, hparams):
     return (optax.apply_updates(g, updates), d, g_opt, d_opt, shares, key), metrics
 
 
+def trend(loss):
+    """A least-squares line through each row of `loss` (evenly spaced records): its fall over the row, that
+    fall's standard error, and the residuals' peak-to-trough swing about the line."""
+    t = np.arange(loss.shape[1], dtype=np.float64) - (loss.shape[1] - 1) / 2
+    slope = (loss - loss.mean(1, keepdims=True)) @ t / (t @ t)
+    residuals = loss - loss.mean(1, keepdims=True) - slope[:, None] * t
+    se = np.sqrt((residuals**2).sum(1) / max(loss.shape[1] - 2, 1) / (t @ t))
+    span = loss.shape[1] - 1
+    return -slope * span, se * span, residuals.max(1) - residuals.min(1)
+
+
 def classify(runs, codes):
     """The rules of the module docstring, on the engine's record points."""
-    final_quarter = runs["loss"][:, -(runs["loss"].shape[1] // 4 + 1):]
-    fall = final_quarter[:, 0] - final_quarter[:, -1]
-    swing = (np.abs(np.diff(final_quarter, axis=1)).sum(1) - np.abs(fall)) / 2  # movement against the trend
+    final_quarter = np.asarray(runs["loss"][:, -(runs["loss"].shape[1] // 4 + 1):], np.float64)
+    with np.errstate(invalid="ignore"):  # a non-finite run is diverged whatever its line says
+        fall, se, swing = trend(final_quarter)
+    improving = (fall > TREND_MARGIN * se) & (fall > 0)
     finite = (np.isfinite(runs["final"]["d_loss"]) & np.isfinite(runs["final"]["g_loss"])
               & np.isfinite(runs["hi"]).all(1))
     names = list(experiment.outcome_colors)
     return np.select(
-        [~finite, swing > SWING, (fall > SWING) | (runs["final"]["quality"] < LEARNED),
-         runs["final"]["modes"] < N_MODES],
-        [names.index(n) for n in ("diverged", "oscillating", "slow", MODE_COLLAPSE)],
+        [~finite, swing > SWING, improving, runs["final"]["quality"] < LEARNED, runs["final"]["modes"] < N_MODES],
+        [names.index(n) for n in ("diverged", "oscillating", "slow", OFF_DATA, MODE_COLLAPSE)],
         default=names.index("converged"),
     )
 
@@ -218,5 +233,5 @@ experiment = ej.Experiment(
     global_min=0.0,
     classify=classify,
     figures=sample_scatter,
-    extra_outcomes={MODE_COLLAPSE: "#8c564b"},
+    extra_outcomes={MODE_COLLAPSE: "#8c564b", OFF_DATA: "#e377c2"},
 )

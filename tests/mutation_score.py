@@ -1,11 +1,13 @@
 """The mutation score of `make mutate`: mutmut's verdicts on the mutants in scope, less the equivalent ones.
 
 Usage: python tests/mutation_score.py PATTERN...  (run after `mutmut run PATTERN...`, from the repository root).
+Prints the score per module (the dotted path before mutmut's function marker `.x_` or `.xǁ`), then overall.
 A mutant is *equivalent* when no test can tell it from the original (listed with the reason in
 tests/mutation_equivalent.txt and in the README); the score is killed / (in scope − equivalent). A timeout counts
 as killed (the tests noticed: they hung), "no tests" and survivors count against the score.
 """
 import fnmatch
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -29,9 +31,21 @@ def main(patterns):
     alive = sorted(name for name, status in judged.items() if status not in ("killed", "timeout"))
     for name in alive:
         print(f"{judged[name]:>12}  {name}")
+    for module in sorted({module_of(name) for name in verdicts}):
+        mine = [status for name, status in judged.items() if module_of(name) == module]
+        caught = sum(status in ("killed", "timeout") for status in mine)
+        equivalent = sum(module_of(name) == module for name in verdicts) - len(mine)
+        score = caught / max(len(mine), 1)
+        print(f"{module:28s} {caught:4d}/{len(mine):<4d} = {score:6.1%}  ({equivalent} equivalent)")
     print(f"mutants in scope {len(verdicts)}, equivalent {len(verdicts) - len(judged)}, "
           f"verdicts {dict(sorted(tally.items()))}")
     print(f"mutation score: {killed}/{len(judged)} = {killed / max(len(judged), 1):.1%} (equivalent mutants excluded)")
+
+
+def module_of(name: str) -> str:
+    """`edujax.result` of `edujax.result.xǁSweepResultǁload__mutmut_7` (`x_` marks a function, `xǁ` a method)."""
+    found = re.match(r"(.+?)\.x[_ǁ]", name)
+    return found[1] if found else name
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: `edujax list | sweep | zoom | plot | compare | new` (also `python -m edujax …`).
+"""Command line: `edujax list | sweep | zoom | lrfind | plot | compare | new` (also `python -m edujax …`).
 
 Argument parsing and printing around one library call each (the pipeline is
 `edujax.app.pipeline`). Every user mistake is a `UserError`: one line on stderr,
@@ -20,6 +20,8 @@ from edujax.store.comparison import compare
 from edujax.store.zoom import ZOOM_JSON
 
 say = functools.partial(print, flush=True)
+NO_CACHE = ("compile from scratch: keep JAX's persistent compilation cache (~/.cache/edujax/jax, or "
+            "$XDG_CACHE_HOME/edujax/jax) off, as EDUJAX_CACHE=off does")
 
 
 def cmd_list(args) -> int:
@@ -40,7 +42,7 @@ def cmd_sweep(args) -> int:
     pipeline.run_all(args.experiments, args.out, axes=args.grid, steps=args.steps, seed=args.seed,
                      precision="float64" if args.x64 else None, records=args.records, chunk_size=args.chunk_size,
                      max_memory=args.max_memory, max_host_memory=args.max_host_memory,
-                     progress=sys.stderr.isatty(), log=say)
+                     progress=sys.stderr.isatty(), log=say, cache=not args.no_cache)
     return 0
 
 
@@ -64,9 +66,16 @@ def cmd_zoom(args) -> int:
 
     result = pipeline.zoom(args.experiment, args.out, frames=args.frames, factor=args.factor, at=at,
                            resolution=args.resolution, steps=args.steps, precision=precision, border=args.border,
-                           seed=args.seed, max_memory=args.max_memory, report=report, log=say)
+                           seed=args.seed, max_memory=args.max_memory, report=report, log=say,
+                           cache=not args.no_cache)
     say(f"median boundary dimension {result.median_dimension:.3f} over {len(result.frames)} frames; wrote "
         f"{args.out}/{result.name}/ (frames/, zoom.gif, strip.png, dimension.png, {ZOOM_JSON}) and the page")
+    return 0
+
+
+def cmd_lrfind(args) -> int:
+    at = dict(parse_at(spec) for spec in args.at)
+    say(pipeline.lrfind(args.experiment, args.out, at=at, seed=args.seed, log=say).to_text())
     return 0
 
 
@@ -147,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     run.add_argument("--x64", action="store_true", help="run in float64 (default: the experiment's precision)")
-    run.add_argument("--records", type=positive, help="record points per run (default: 25)")
+    run.add_argument("--records", type=positive, help="record points per run (default: the experiment's, 25 unless it says)")
     run.add_argument("--chunk-size", type=positive,
                      help="run this many settings at once (default: as many as fit --max-memory)")
     run.add_argument("--max-memory", metavar="SIZE",
@@ -162,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--num-processes", type=positive, metavar="N", help="how many processes (implies --distributed)")
     run.add_argument("--process-id", type=int, metavar="I",
                      help="this process's index, 0 … N-1 (implies --distributed)")
+    run.add_argument("--no-cache", action="store_true", help=NO_CACHE)
     run.set_defaults(run=cmd_sweep)
     zoom = sub.add_parser("zoom", help="magnify the boundary between training and blowing up, frame by frame",
                           description="Each frame sweeps the same grid over a window --factor times narrower, "
@@ -181,7 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
     zoom.add_argument("--out", default="results", help="the zoom goes into OUT/EXPERIMENT-zoom-... (default: results)")
     zoom.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     zoom.add_argument("--max-memory", metavar="SIZE", help="memory budget per device, e.g. 2GB")
+    zoom.add_argument("--no-cache", action="store_true", help=NO_CACHE)
     zoom.set_defaults(run=cmd_zoom)
+    find = sub.add_parser("lrfind", help="the LR range test (fastai's defaults) held against the sweep's truth",
+                          description="Runs the learning-rate range test (100 steps from 1e-7 to 10, one run per seed) "
+                                      "and tabulates where its suggestions fall: in the converged band or not, and how "
+                                      "many times the fastest setting's steps-to-target they need.")
+    find.add_argument("experiment", metavar="NAME", help="experiment name or .py path (it needs a learning_rate axis)")
+    find.add_argument("--out", default="results",
+                      help="where the sweep's result is read from, or written to when missing (default: results)")
+    find.add_argument("--at", action="append", default=[], metavar="NAME=VALUE",
+                      help="another axis's value for the finder (default: its middle value, a choice's first); "
+                           "repeatable")
+    find.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
+    find.set_defaults(run=cmd_lrfind)
     plot = sub.add_parser("plot", help="redraw figures and the page from saved results")
     plot.add_argument("dirs", nargs="+", metavar="DIR", help="a results folder, or one result's folder")
     plot.set_defaults(run=cmd_plot)

@@ -27,20 +27,23 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edujax.app import compare, registry
+from edujax.app import compare, compile_cache, registry
 from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment, check_precision, check_steps
 from edujax.core.grid import Axis, Grid, parse_axis
-from edujax.report import page, plots
+from edujax.report import figures as drawing, page
 from edujax.runner import devices
+from edujax.runner import lrfind as range_test
 from edujax.runner.sweep import sweep
-from edujax.store import files
+from edujax.store import files, verdict
 from edujax.store.comparison import Comparison
+from edujax.store.recommend import describe
 from edujax.store.result import SweepResult, saved
 
 Log = Callable[[str], None]
@@ -73,7 +76,9 @@ def run(experiment: Experiment | str | Path, out: str | Path = "results", **opti
     results may take on the host (see `edujax.sweep`); finished chunks are kept in
     `out/.partial/` until the result is written, so an interrupted sweep
     resumes. `progress` shows a progress bar; `log` receives one line per
-    stage (compiling, drawing, written), e.g. `log=print`.
+    stage (compiling, drawing, written), e.g. `log=print`. `cache=False` keeps
+    JAX's persistent compilation cache off (`edujax.app.compile_cache`; else on
+    unless `EDUJAX_CACHE=off`).
 
     >>> import edujax as ej
     >>> result = ej.run("quadratic", "/tmp/edujax-example", axes=["learning_rate=1e-3:1:32"], steps=200)
@@ -88,7 +93,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
             grid: Grid | None = None, axes: Sequence[Axis | str] = (), steps: int | None = None, seed: int = 0,
             precision: str | None = None, records: int | None = None, chunk_size: int | None = None,
             max_memory: int | str | None = None, max_host_memory: int | str | None = None, progress: bool = False,
-            log: Log | None = None) -> dict[str, SweepResult]:
+            log: Log | None = None, cache: bool = True) -> dict[str, SweepResult]:
     """`run` for several experiments (none given: every default experiment), the index written once at the end.
 
     Named experiments are all loaded and checked before the first sweep, and
@@ -99,6 +104,7 @@ def run_all(experiments: Iterable[Experiment | str | Path] = (), out: str | Path
     """
     out = Path(out)
     say = log or (lambda text: None)
+    compile_cache.enable(cache)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
     max_host_memory = (devices.parse_bytes(max_host_memory, "--max-host-memory") if isinstance(max_host_memory, str)
@@ -182,6 +188,9 @@ def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> S
     shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
     say(f"{name}: {result.outcome.size:,} settings × {result.steps} steps | compile {info['compile_s']:.2f} s"
         f" | run {info['run_s']:.2f} s{resumed} ({info['settings_steps_per_s']:.2e} settings·steps/s) | {shares}")
+    recommendation = result.recommend()
+    if recommendation:
+        say(f"{name}: {recommendation.line()}")
     return result
 
 
@@ -254,7 +263,7 @@ def _replace(final: Path, result: SweepResult, experiment: Experiment | None, *,
     try:
         started = time.perf_counter()
         say(f"{result.experiment}: drawing figures…")
-        figures = plots.render(result, tmp, experiment)
+        figures = drawing.render(result, tmp, experiment, _lrfind(result, experiment))
         old = (files.summary_of(final) or {}).get("figures", {})
         for name in keep:
             if name not in figures and (final / name).is_file():
@@ -266,6 +275,45 @@ def _replace(final: Path, result: SweepResult, experiment: Experiment | None, *,
         say(f"{result.experiment}: wrote {final}: {', '.join(figures)} ({time.perf_counter() - started:.1f} s)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lrfind(result: SweepResult, experiment: Experiment | None):
+    """The LR range test on `experiment` at the sweep's grid and its verdict against `result` (kept in
+    `result.info["lrfind"]`, so summary.json holds the table), for a result with a recommendation; None
+    otherwise. A finder that cannot run on this experiment (e.g. its step does not take a traced learning
+    rate) is noted there and warned about: it never stops the sweep's other figures."""
+    if experiment is None or not result.recommend():
+        return None
+    try:
+        finder = range_test.find(experiment, grid=result.grid)
+        held = verdict.versus(finder, result)
+    except Exception as err:  # noqa: BLE001 (an extra figure: report, do not fail the sweep)
+        result.info["lrfind"] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
+        warnings.warn(f"{result.experiment}: the LR finder failed: {result.info['lrfind']['error']}", stacklevel=2)
+        return None
+    result.info["lrfind"] = held.as_dict()
+    return finder, held
+
+
+def lrfind(experiment: Experiment | str | Path, out: str | Path = "results", *, at: dict | None = None, seed: int = 0,
+           log: Log | None = None) -> verdict.Verdict:
+    """The LR range test on `experiment` held against its sweep (`edujax lrfind NAME`): the sweep is read from
+    `out/<name>/` when it is there, else run and written first; `at` picks the other hyperparameters' values
+    (default: the middle of each numeric axis, a choice's first option). Returns the verdict table.
+
+    >>> print(lrfind("quadratic", "/tmp/edujax-example").to_text())      # doctest: +SKIP
+    """
+    say = log or (lambda text: None)
+    job = _job(experiment, None, ())
+    folder = Path(out) / job.experiment.name
+    if (folder / files.ARRAYS).is_file():
+        result = SweepResult.load(folder)
+        say(f"read the sweep of {job.experiment.name} from {folder}")
+    else:
+        say(f"no saved sweep of {job.experiment.name} in {out}: sweeping it first")
+        result = run(job.experiment, out, log=say)
+    finder = range_test.find(job.experiment, grid=result.grid, at=at, seed=seed)
+    return verdict.versus(finder, result)
 
 
 def write_index(out: Path) -> Path:
@@ -284,6 +332,9 @@ def write_index(out: Path) -> Path:
         counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
         lines += [f"## {name}", "", summary.get("description", ""), "",
                   f"{summary['settings']:,} settings × {summary['steps']} steps: {counts}.", ""]
+        lines += [f"Recommended learning rate: {line}." for line in [describe(summary.get("recommendation"))] if line]
+        lines += [f"LR finder: {line}." for line in [verdict.line(summary.get("lrfind"))] if line]
+        lines += [""] if lines[-1] != "" else []
         lines += [f"- [`{name}/{file}`]({name}/{file}): {text}" for file, text in summary.get("figures", {}).items()]
         lines.append("")
     files.atomic_write(out / README, lambda f: f.write("\n".join(lines).encode()))
@@ -372,12 +423,13 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
 def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, frames: int = 8, factor: float = 4.0,
          at: dict | None = None, resolution: int | None = None, steps: int | None = None, precision: str = "float32",
          border: str = "measure", seed: int = 0, max_memory: int | str | None = None,
-         report: Callable | None = None, log: Log | None = None):
+         report: Callable | None = None, log: Log | None = None, cache: bool = True):
     """Magnify `experiment`'s border frame after frame (see `edujax.app.zoom.zoom`) and write the zoom into
     `out/<experiment>-zoom-…/` (frames, GIF, strip, fits, `zoom.json`), then the results page; returns the `Zoom`.
 
     `report(k, frame, axes)` is called after each frame. Like `run`, it checks
-    `out` before the first frame and never replaces what edujax did not write.
+    `out` before the first frame, never replaces what edujax did not write, and
+    uses the compilation cache unless `cache=False`.
 
     >>> from edujax import pipeline
     >>> pipeline.zoom("bumpy_bowl", "/tmp/edujax-zoom", frames=2, resolution=32, steps=200).name
@@ -390,6 +442,7 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
     out = Path(out)
     check_output(out, [])
     job = _job(experiment, None, ())
+    compile_cache.enable(cache)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
     axes, *_, cells, _, _ = zooming.plan(job.experiment, at, resolution)

@@ -11,7 +11,7 @@ state *before* the update, with at least ``"loss"``: the quantity the
 outcome classifier judges.
 
 Common form (params, a loss, an optax optimizer): `minimize` builds `init`
-and `step` from three functions.
+and `step` from three functions; with `data=` it trains on minibatches.
 """
 from __future__ import annotations
 
@@ -47,6 +47,31 @@ class Boundary:
     value: Callable[[Mapping[str, Any]], Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What "reached the target" means for steps-to-target: the recorded `metric` at or below `value`
+    (at or above it with `higher`, e.g. an accuracy). `value=None` (only for ``loss``): the converged
+    tolerance above f*, atol + rtol·g0 (`edujax.core.outcomes`).
+
+    >>> Target(0.95, metric="eval_accuracy", higher=True).describe()
+    'eval_accuracy ≥ 0.95'
+    """
+
+    value: float | None = None
+    metric: str = "loss"
+    higher: bool = False
+
+    def __post_init__(self):
+        if self.value is None and self.metric != "loss":
+            raise UserError(f"target on {self.metric!r} needs a value")
+        if self.value is not None and not (isinstance(self.value, (int, float)) and np.isfinite(self.value)):
+            raise UserError(f"target value must be a finite number, got {self.value!r}")
+
+    def describe(self, tolerance: str = "f* + atol + rtol·g0") -> str:
+        bound = tolerance if self.value is None else f"{self.value:g}"
+        return f"{self.metric} {'≥' if self.higher else '≤'} {bound}"
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Experiment:
     """Everything edujax needs to sweep, classify and plot one problem.
@@ -75,6 +100,19 @@ class Experiment:
     `record` names metrics kept, besides the loss, at every record point of
     every traced run (`SweepResult.records`), e.g. ``("sharpness",)``: one
     number per record point per run, so memory stays O(records).
+
+    `evaluate(state, hparams) -> metrics` (optional) is measured only at the
+    record points (and the first and last step) and overrides the step's
+    metrics there, e.g. the loss on the whole data set where the step sees a
+    minibatch. `noisy` says which runs carry gradient noise (True, or a
+    function of the hyperparameters, e.g. batch size below the data size):
+    they are judged by the rules for noisy runs (`edujax.core.outcomes`) and can
+    end on the ``noise_floor``. `target` defines steps-to-target (`Target`;
+    default: the loss within the converged tolerance of f*). `check(columns)`
+    (optional) refuses grid values the experiment cannot run, with a
+    UserError. `records` is how many record points a sweep keeps per run
+    unless it is told otherwise (steps-to-target is resolved to one record
+    window).
     """
 
     name: str
@@ -94,6 +132,11 @@ class Experiment:
     precision: str = "float32"
     highlights: tuple[Mapping[str, float], ...] = ()
     record: tuple[str, ...] = ()
+    evaluate: Callable[[Any, Hparams], Mapping[str, jax.Array]] | None = None
+    noisy: bool | Callable[[Hparams], jax.Array] = False
+    target: Target = Target()
+    check: Callable[[Mapping[str, Any]], None] | None = None
+    records: int = 25
 
     def __post_init__(self):
         check_name(self.name)
@@ -114,11 +157,18 @@ class Experiment:
                                 f"{', '.join(unknown)}")
         if isinstance(self.record, str) or not all(isinstance(name, str) for name in self.record):
             raise UserError(f"experiment {self.name!r}: record must be a tuple of metric names, got {self.record!r}")
+        if isinstance(self.records, bool) or not isinstance(self.records, int) or self.records <= 0:
+            raise UserError(f"experiment {self.name!r}: records must be a positive integer, got {self.records!r}")
+        if not isinstance(self.target, Target):
+            raise UserError(f"experiment {self.name!r}: target must be an edujax Target, got {self.target!r}")
+        if self.target.metric not in ("loss", *self.record):
+            raise UserError(f"experiment {self.name!r}: the target's metric {self.target.metric!r} must be recorded "
+                            "(name it in `record`)")
 
     @property
     def outcome_colors(self) -> dict[str, str]:
         """Every outcome this experiment can report -> its colour, in code order."""
-        return palette(self.extra_outcomes)
+        return palette(self.extra_outcomes, noisy=self.noisy is not False)
 
 
 def check_name(name) -> str:
@@ -193,6 +243,11 @@ def minimize(
     optimizer: Callable[[Hparams], optax.GradientTransformation],
     metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
     sharpness: Sharpness | None = None,
+    data: Any = None,
+    batch_size: int | None = None,
+    eval_data: Any = None,
+    eval_metrics: Callable[..., Mapping[str, jax.Array]] | None = None,
+    noise_scale: bool = False,
     **experiment_fields,
 ) -> Experiment:
     """An experiment that minimises `loss(params, hparams)` with an optax optimizer.
@@ -220,11 +275,30 @@ def minimize(
     `metrics` takes it (only then is it counted), then the sharpness tracker
     when `sharpness` is given.
 
+    With `data` (any pytree of arrays with a leading example axis) the loss
+    is `loss(params, hparams, batch)`, the mean over a batch, and every step
+    trains on a minibatch of `batch_size` examples (or the ``batch_size``
+    column of the grid) drawn *with replacement* from the run's own key, so
+    each step's gradient is an unbiased, independent estimate of the full one;
+    a batch of the whole data set is the data itself, in order (full-batch
+    gradient descent, judged by the deterministic rules). See `on_data`.
+
     >>> experiment = ej.minimize(
     ...     name="bowl", loss=lambda p, h: p**2, params=lambda key, h: 1.0, optimizer=lambda h: optax.sgd(0.1),
     ...     metrics=lambda p, h, step: {"lr": ej.schedules.linear(0.0, 0.1, steps=10)(step)},
     ...     grid=ej.Grid(ej.values("x", [0.0])), global_min=0.0)
     """
+    if data is not None:
+        if sharpness is not None:
+            raise UserError("minimize: sharpness= is not available with data= (minibatch training)")
+        return on_data(loss=loss, params=params, optimizer=optimizer, data=data, batch_size=batch_size,
+                       metrics=metrics, eval_data=eval_data, eval_metrics=eval_metrics, noise_scale=noise_scale,
+                       **experiment_fields)
+    given = [name for name, value in (("batch_size", batch_size), ("eval_data", eval_data),
+                                      ("eval_metrics", eval_metrics), ("noise_scale", noise_scale or None))
+             if value is not None]
+    if given:
+        raise UserError(f"minimize: {', '.join(given)} needs data= (the training set)")
     extra = _positional_arity(metrics) - 2 if metrics is not None else 0
     if not 0 <= extra <= 2:
         raise UserError("metrics must take (params, hparams), (params, hparams, step) "
@@ -287,3 +361,185 @@ def evaluate_boundaries(experiment, grid: Grid) -> list[dict[str, Any]]:
         value = np.broadcast_to(np.asarray(boundary.value(hparams), np.float64), (int(np.prod(shape)),))
         evaluated.append({"label": boundary.label, "axis": boundary.axis, "value": value.reshape(shape)})
     return evaluated
+
+
+def examples_in(data, what: str = "data") -> int:
+    """The number of examples in `data`, a pytree of arrays sharing a leading example axis; a UserError
+    (one line) for anything else: no arrays, leaves that disagree on the example count, non-finite values."""
+    leaves = jax.tree.leaves(data)
+    if not leaves:
+        raise UserError(f"{what} must be a pytree of arrays with a leading example axis, got {data!r:.60}")
+    shapes = [np.shape(leaf) for leaf in leaves]
+    if any(len(shape) == 0 for shape in shapes):
+        raise UserError(f"{what}: every array needs a leading example axis, got a scalar")
+    counts = sorted({shape[0] for shape in shapes})
+    if len(counts) > 1:
+        raise UserError(f"{what}: its arrays disagree on the number of examples ({', '.join(map(str, counts))})")
+    if counts[0] == 0:
+        raise UserError(f"{what} holds no examples")
+    for leaf in leaves:
+        array = np.asarray(leaf)
+        if array.dtype.kind in "fc" and not np.isfinite(array).all():
+            raise UserError(f"{what} holds non-finite values (NaN or inf): clean it before training")
+    return counts[0]
+
+
+def noise_scale(loss, params, hparams, data) -> jax.Array:
+    """The simple gradient noise scale B_simple = tr(Σ)/|G|² (McCandlish et al. 2018): Σ the covariance of
+    the per-example gradients of `loss(params, hparams, batch)` over `data` (unbiased, N − 1), G their mean.
+    It estimates the batch size B_noise above which a larger batch barely speeds training up.
+
+    >>> import jax.numpy as jnp
+    >>> x, y = jnp.array([[1.0], [-1.0]]), jnp.array([1.0, 1.0])     # gradients (w·x − y)x at w = ½: −½, 3/2
+    >>> float(noise_scale(lambda w, h, b: jnp.mean((b[0] @ w - b[1]) ** 2) / 2, jnp.array([0.5]), {}, (x, y)))
+    8.0
+    """
+    def one(example):
+        return jax.grad(lambda p: loss(p, hparams, jax.tree.map(lambda a: a[None], example)))(params)
+
+    grads = jax.vmap(one)(data)
+    flat = jnp.concatenate([jnp.reshape(leaf, (jnp.shape(leaf)[0], -1)) for leaf in jax.tree.leaves(grads)], 1)
+    mean = flat.mean(0)
+    trace = jnp.sum(jnp.square(flat - mean)) / max(flat.shape[0] - 1, 1)
+    return trace / jnp.sum(jnp.square(mean))
+
+
+_noise_scale = noise_scale  # `on_data` has a flag of that name
+
+
+def on_data(*, loss, params, optimizer, data, batch_size=None, metrics=None, eval_data=None, eval_metrics=None,
+            noise_scale: bool = False, **experiment_fields) -> Experiment:
+    """`minimize` on a data set: minibatch training (what `minimize(data=...)` builds).
+
+    Each step draws `B` indices uniformly *with replacement* from the run's own key (folded with the step
+    count), evaluates `loss(params, hparams, batch)` on each drawn example alone (a batch of one, under
+    `vmap`) and averages the first `B` of a fixed-size draw of `B_max` (the largest batch the experiment's
+    grid and defaults hold): one executable for every batch size, each step costing `B_max` examples. With
+    `B` = the data size the batch is the data in order, and the run is full-batch gradient descent.
+
+    At the record points (and the first and last step) the metrics are measured on the whole training set:
+    ``loss``, ``grad_norm`` and ``newton_gain`` (what the classifier reads), and with `eval_data` the held-out
+    ``eval_loss`` and ``eval_<name>`` for each of `eval_metrics(params, hparams, batch)`; with `noise_scale`
+    the simple noise scale B_simple of the whole training set (`noise_scale`). These are recorded for every
+    traced run. Runs whose batch is smaller than the data are noisy (`Experiment.noisy`).
+
+    >>> import jax.numpy as jnp
+    >>> x = jnp.linspace(-1, 1, 64)[:, None]
+    >>> fit = ej.minimize(name="fit", loss=lambda w, h, b: jnp.mean((b[0] @ w - b[1]) ** 2) / 2,
+    ...                   params=lambda key, h: jnp.zeros(1), optimizer=lambda h: optax.sgd(h["learning_rate"]),
+    ...                   data=(x, 3 * x[:, 0]), batch_size=8, grid=ej.Grid(ej.logspace("learning_rate", 0.01, 1, 8)))
+    """
+    n = examples_in(data, "data")
+    if _positional_arity(loss) < 3:
+        raise UserError("with data=, loss must take (params, hparams, batch): the mean loss over a batch")
+    eval_names = ()
+    if eval_data is not None:
+        examples_in(eval_data, "eval_data")
+        if jax.tree.structure(eval_data) != jax.tree.structure(data) or any(
+                np.shape(a)[1:] != np.shape(b)[1:]
+                for a, b in zip(jax.tree.leaves(eval_data), jax.tree.leaves(data))):
+            raise UserError("eval_data must have the structure of data and the same shape per example")
+        eval_names = ("eval_loss",)
+    elif eval_metrics is not None:
+        raise UserError("eval_metrics needs eval_data= (the held-out set)")
+    grid = experiment_fields.get("grid")
+    defaults = dict(experiment_fields.get("defaults", {}))
+    if batch_size is not None:
+        defaults.setdefault("batch_size", batch_size)
+    swept = grid is not None and isinstance(grid, Grid) and "batch_size" in grid.names
+    sizes = list(np.asarray(grid.columns()["batch_size"]).ravel()) if swept else []
+    if "batch_size" in defaults:
+        sizes.append(defaults["batch_size"])
+    if not sizes:
+        raise UserError("minimize with data= needs batch_size= (or a batch_size axis in the grid)")
+    check_batch_sizes(sizes, n)
+    largest = int(max(sizes))
+    data = jax.tree.map(jnp.asarray, data)
+    eval_data = None if eval_data is None else jax.tree.map(jnp.asarray, eval_data)
+
+    def per_example(current, hparams, batch):
+        def one(example):
+            value = loss(current, hparams, jax.tree.map(lambda a: a[None], example))
+            if jnp.shape(value) != ():
+                raise UserError(f"loss(params, hparams, batch) must return a scalar (the batch's mean), "
+                                f"got shape {jnp.shape(value)}")
+            return value
+        return jax.vmap(one)(batch)
+
+    def mean_loss(current, hparams, batch):
+        return jnp.mean(per_example(current, hparams, batch))
+
+    def init(key, hparams):
+        start_key, data_key = jax.random.split(key)
+        start = params(start_key, hparams)
+        return start, optimizer(hparams).init(start), data_key, jnp.zeros((), jnp.int32)
+
+    def step(state, hparams):
+        current, opt_state, key, count = state
+        size = jnp.clip(jnp.round(hparams["batch_size"]).astype(jnp.int32), 1, n)
+        drawn = jax.random.randint(jax.random.fold_in(key, count), (largest,), 0, n)
+        index = jnp.where(size >= n, jnp.arange(largest) % n, drawn)  # a batch of all the data is the data
+        batch = jax.tree.map(lambda a: a[index], data)
+
+        def batch_loss(p):
+            losses = per_example(p, hparams, batch)
+            return jnp.sum(jnp.where(jnp.arange(largest) < size, losses, 0)) / size.astype(losses.dtype)
+
+        value, grads = jax.value_and_grad(batch_loss)(current)
+        recorded = {"loss": value, "grad_norm": optax.tree.norm(grads)}
+        if metrics is not None:
+            recorded.update(metrics(current, hparams))
+        updates, opt_state = optimizer(hparams).update(grads, opt_state, current)
+        return (optax.apply_updates(current, updates), opt_state, key, count + 1), recorded
+
+    def evaluate(state, hparams):
+        current = state[0]
+        full = lambda p: mean_loss(p, hparams, data)  # noqa: E731
+        value, grads = jax.value_and_grad(full)(current)
+        measured = {"loss": value, "grad_norm": optax.tree.norm(grads),
+                    "newton_gain": newton_gain(full, current, grads)}
+        if eval_data is not None:
+            measured["eval_loss"] = mean_loss(current, hparams, eval_data)
+            if eval_metrics is not None:
+                named = eval_metrics(current, hparams, eval_data)
+                measured.update({f"eval_{name}": value for name, value in named.items()})
+        if noise_scale:
+            measured["noise_scale"] = _noise_scale(loss, current, hparams, data)
+        return measured
+
+    def check(columns):
+        if "batch_size" in columns:
+            check_batch_sizes(np.unique(columns["batch_size"]), n, largest)
+
+    if eval_metrics is not None:
+        probe = jax.eval_shape(lambda: eval_metrics(params(jax.random.key(0), _probe_hparams(grid, defaults)),
+                                                     _probe_hparams(grid, defaults), eval_data))
+        eval_names += tuple(f"eval_{name}" for name in probe)
+    experiment_fields.setdefault("record", eval_names + (("noise_scale",) if noise_scale else ()))
+    experiment_fields["defaults"] = defaults
+    return Experiment(init=init, step=step, evaluate=evaluate, check=check,
+                      noisy=lambda hparams: jnp.round(hparams["batch_size"]) < n, **experiment_fields)
+
+
+def check_batch_sizes(sizes, n: int, largest: int | None = None) -> None:
+    """Batch sizes must be whole numbers from 1 to the data size (and to `largest`, the batch the experiment
+    was built for): a UserError naming the first that is not."""
+    for size in sizes:
+        try:
+            value = float(size) if not isinstance(size, (bool, str)) else np.nan
+        except (TypeError, ValueError):
+            value = np.nan
+        shown = f"{value:g}" if np.isfinite(value) else repr(size)  # 32, not np.float32(32.0)
+        if not np.isfinite(value) or value != round(value) or value < 1 or value > n:
+            raise UserError(f"batch_size must be a whole number from 1 to the data size {n}, got {shown}")
+        if largest is not None and value > largest:
+            raise UserError(f"batch_size {value:g} is above the largest batch this experiment was built for "
+                            f"({largest}): put it in the experiment's grid or its batch_size=")
+
+
+def _probe_hparams(grid, defaults) -> dict:
+    """One grid point's hyperparameters (the first), for tracing a function once outside a sweep."""
+    columns = dict(grid.columns()) if isinstance(grid, Grid) else {}
+    point = {name: jnp.asarray(column.ravel()[0]) for name, column in columns.items()}
+    point.update({name: jnp.asarray(value) for name, value in defaults.items() if name not in point})
+    return point

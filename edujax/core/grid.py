@@ -55,6 +55,16 @@ class Axis:
     def __len__(self) -> int:
         return len(self.values)
 
+    def astype(self, dtype) -> "Axis":
+        """This axis with float values cast to `dtype` (integer axes, seeds and choices, unchanged).
+
+        >>> values("x", [0.1]).astype(np.float32).values.item()
+        0.10000000149011612
+        """
+        if self.values.dtype.kind != "f" or self.values.dtype == np.dtype(dtype):
+            return self
+        return dataclasses.replace(self, values=self.values.astype(dtype))
+
     @property
     def title(self) -> str:
         return self.label or self.name
@@ -82,25 +92,31 @@ def _check_count(name: str, num) -> int:
 
 
 def logspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
-    """`num` log-spaced values from `start` to `stop` (both included): learning rates."""
+    """`num` log-spaced values from `start` to `stop` (both included): learning rates.
+
+    Axis values are kept in float64; a sweep casts them to its precision (`Grid.astype`), so a float64 sweep
+    runs exactly the values asked for.
+
+    >>> logspace("learning_rate", 1e-3, 1.0, 4).values.tolist()
+    [0.001, 0.01, 0.1, 1.0]
+    """
     num = _check_count(name, num)
     _check_range(name, start, stop)
     if not (start > 0 and stop > 0):
         raise UserError(f"axis {name!r} is logarithmic, so start and stop must be positive (got {start}, {stop})")
-    values = np.geomspace(start, stop, num, dtype=np.float64).astype(np.float32)
-    return Axis(name, values, "log", label=label)
+    return Axis(name, np.geomspace(start, stop, num, dtype=np.float64), "log", label=label)
 
 
 def linspace(name: str, start: float, stop: float, num: int, label: str = "") -> Axis:
     """`num` evenly spaced values from `start` to `stop` (both included): momentum, angles, positions."""
     num = _check_count(name, num)
     _check_range(name, start, stop)
-    return Axis(name, np.linspace(start, stop, num, dtype=np.float64).astype(np.float32), "linear", label=label)
+    return Axis(name, np.linspace(start, stop, num, dtype=np.float64), "linear", label=label)
 
 
 def values(name: str, vals: Sequence[float], scale: str = "linear", label: str = "") -> Axis:
     """An explicit list of values, e.g. a handful of penalty weights."""
-    return Axis(name, np.asarray(vals, dtype=np.float32), scale, label=label)
+    return Axis(name, np.asarray(vals, dtype=np.float64), scale, label=label)
 
 
 def seeds(num: int, name: str = "seed", start: int = 0) -> Axis:
@@ -118,7 +134,7 @@ def choice(name: str, options: Sequence[str], label: str = "") -> Axis:
 
 def points(name: str, pts, columns: Sequence[str], label: str = "") -> Axis:
     """Explicit points that set several columns together, e.g. start points (x0, y0)."""
-    return Axis(name, np.asarray(pts, dtype=np.float32), "points", tuple(columns), label)
+    return Axis(name, np.asarray(pts, dtype=np.float64), "points", tuple(columns), label)
 
 
 def spread_indices(shape: tuple[int, ...], budget: int) -> list[np.ndarray]:
@@ -175,6 +191,14 @@ class Grid:
         if new.name in self.names:
             return Grid(*(new if a.name == new.name else a for a in self.axes))
         return Grid(*self.axes, new)
+
+    def astype(self, dtype) -> "Grid":
+        """This grid with every float axis cast to `dtype`: what a sweep in that precision runs.
+
+        >>> Grid(values("x", [0.1])).astype(np.float64).axes[0].values.item()
+        0.1
+        """
+        return Grid(*(a.astype(dtype) for a in self.axes))
 
     def columns(self) -> dict[str, np.ndarray]:
         """Hyperparameter columns, one row per setting, flattened in C order."""

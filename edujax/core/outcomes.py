@@ -67,6 +67,41 @@ the loss stayed finite (negative: decades gained; positive: decades lost), and
 log10(float max / g0) + 10·(share of the run left when it blew up) when it
 did not, so its sign separates runs that got better from runs that got worse.
 
+Noisy runs (minibatch SGD: `Experiment.noisy`) are judged by rules of their
+own, since a loss measured on a random minibatch, or a state jittering around
+the minimum, moves without any trend. Their records must be the loss on the
+full data (or a fixed held-out set) at the record points, which sampling noise
+does not reach; only the parameters' own fluctuation remains. Over the last
+2J windows (2J + 1 records) a straight line is fitted to the gap: its fitted
+change over that stretch (the *trend*) and its standard error (from the
+residuals). A trend counts when it exceeds `NOISE_MARGIN` standard errors (and
+the float resolution); the *level* is the mean gap over the last J windows.
+In this order:
+
+1. ``diverged``    a loss was non-finite, or the last gap is above the first
+                   and the gap rises: the trend does, or the same line
+                   fitted to log(gap) rises by a factor e or more beyond
+                   `NOISE_MARGIN` of its standard errors (a blow-up that
+                   stays finite grows geometrically: a straight rise in the
+                   logarithm, one late spike to a straight line).
+2. ``converged``   the level is within tol: the run sits, on average, within
+                   the tolerance of the target.
+3. ``local_min``   ``frozen`` (no update changes a bit): at a stationary point
+   / ``stalled``   ``local_min``, else ``stalled``.
+4. ``slow``        the trend falls: still measurably descending.
+5. ``local_min``   the trend has stopped at a stationary point of the full
+                   loss (the Newton or κ test above, on the full data): a
+                   minimum that is not the target.
+6. ``noise_floor`` the trend has stopped above the tolerance away from any
+                   stationary point: the run hovers at a level held up by
+                   gradient noise (its excess loss grows with lr/B for SGD).
+                   A smaller learning rate or a larger batch goes lower.
+
+A noisy run never gets ``oscillating``: without a trend, a bounded run that
+swings is what gradient noise looks like. ``noise_floor`` has code 6 and is
+part of a noisy experiment's palette only, so the codes of every
+deterministic experiment (and its extra outcomes) stay as they were.
+
 An experiment whose runs can fail in ways these rules cannot see (a GAN's
 mode collapse) names extra outcomes with their colours
 (`Experiment.extra_outcomes`, codes numbered after the standard six) and
@@ -94,6 +129,13 @@ COLORS = {
     "local_min": "#9467bd",
     "stalled": "#7f7f7f",
 }
+
+#: The outcome of a noisy run whose trend stopped above its target, and its colour (noisy experiments only).
+NOISE_FLOOR = len(OUTCOMES)
+NOISY_COLORS = {"noise_floor": "#bcbd22"}
+
+#: How many standard errors a noisy run's fitted trend must exceed to count as one (rules for noisy runs).
+NOISE_MARGIN = 3.0
 
 #: Extra decades added to a non-finite run's measure, scaled by the share of the run left when it blew up.
 BLOWUP_DECADES = 10.0
@@ -142,7 +184,7 @@ class Criteria:
 
 
 def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), *,
-           grad0=None, grad=None, newton=None, frozen=None, moved=None) -> dict:
+           grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
     """Judge runs by the rules of this module's docstring: ``{"outcome", "measure", "steps_to_go"}``.
 
     Arrays have leading run axes and are reduced along the last one:
@@ -151,7 +193,8 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     first and last step, newton what a Newton step would still remove at the
     last step, ½gᵀH⁻¹g (NaN or None: not recorded; inf: the loss curves down
     there); frozen: one more update changes no bit of the state;
-    moved: that update's size relative to the state's (None: not recorded).
+    moved: that update's size relative to the state's (None: not recorded);
+    noisy: which runs are judged by the rules for noisy runs (None: none).
     Written with `jax.numpy`, so the runner evaluates it inside the compiled
     sweep; it also takes NumPy arrays.
 
@@ -162,11 +205,12 @@ def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria
     >>> OUTCOMES[int(assess(curve[::10], hi, lo, 0.0, t[::10])["outcome"])]
     'converged'
     """
-    return decide(summarize(loss, hi, lo, global_min, criteria), record_steps, criteria,
-                  grad0=grad0, grad=grad, newton=newton, frozen=frozen, moved=moved)
+    summary = summarize(loss, hi, lo, global_min, criteria, None if noisy is None else record_steps)
+    return decide(summary, record_steps, criteria, grad0=grad0, grad=grad, newton=newton, frozen=frozen,
+                  moved=moved, noisy=noisy)
 
 
-def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict:
+def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_steps=None) -> dict:
     """The few numbers per run that `decide` reads from its records (the first stage of `assess`).
 
     Exact operations only (slices, subtractions, comparisons, maxima, minima
@@ -174,6 +218,9 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     however runs are batched: the runner computes it per run, under the vmap,
     where each window's values for a whole batch lie in one row.
     Gaps are measured from `global_min` (f*): g0, gT the first and last gap.
+    With `record_steps` the summary also holds what the rules for noisy runs
+    read: the gap's fitted trend over the last 2J windows, its standard error
+    and the level (see `trend`).
 
     >>> import numpy as np
     >>> curve = np.array([4.0, 2.0, 1.0])                   # two windows of one step each
@@ -194,7 +241,8 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     m = max(1, (windows - before) // 2)
     earlier = top[max(0, windows - 2 * J):windows - J]  # the J windows before the final part
     finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
-    return {
+    noisy = {} if record_steps is None else trend(gap, record_steps, J)
+    return {**noisy,
         "g0": gap[0], "gT": gap[-1], "g_part": gap[-J - 1],
         "finite": jnp.isfinite(loss).all(0) & finite_windows.all(0),
         "first_bad": jnp.argmax(~finite_windows, axis=0).astype(jnp.int32),  # 0 when every window is finite
@@ -210,8 +258,67 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria()) -> dict
     }
 
 
+def trend(gap, record_steps, J: int) -> dict:
+    """A straight line fitted to the last 2J + 1 rows of `gap` (window-major: row k holds record k of every run)
+    against `record_steps`: ``trend`` (its change over that stretch), ``trend_se`` (that change's standard error,
+    from the residuals), ``log_trend`` and ``log_trend_se`` (the same for log(gap)),
+    ``level`` (the mean of the last J + 1 rows) and ``tail_scale`` (the largest |gap| there).
+    Sums run in a fixed order (the same bits however runs are batched).
+
+    >>> import numpy as np
+    >>> fit = trend(np.array([9.0, 7.0, 5.0, 3.0, 1.0]), np.arange(5) * 10, 2)
+    >>> float(fit["trend"]), float(fit["trend_se"]), float(fit["level"])
+    (-8.0, 0.0, 3.0)
+    """
+    gap = jnp.asarray(gap)
+    n = 2 * J + 1
+    tail = gap[-n:]
+    t = np.asarray(record_steps, np.float64)[-n:]
+    centred = t - t.mean()
+    spread = float(np.sum(centred**2))
+    span = float(t[-1] - t[0])
+
+    def total(terms):
+        return functools.reduce(jnp.add, terms)
+
+    def fit(rows):
+        mean = total(list(rows)) / n
+        slope = total([float(c) * (row - mean) for c, row in zip(centred, rows)]) / spread
+        residuals = total([jnp.square(row - mean - slope * float(c)) for c, row in zip(centred, rows)])
+        return slope * span, jnp.sqrt(residuals / max(n - 2, 1) / spread) * span
+
+    change, se = fit(tail)
+    # The same line through the gap's logarithm: a geometric blow-up that stays finite is a straight rise there,
+    # where a linear fit sees one late spike within its standard error.
+    log_change, log_se = fit(jnp.log(jnp.maximum(tail, jnp.finfo(tail.dtype).tiny)))
+    return {"trend": change, "trend_se": se, "log_trend": log_change, "log_trend_se": log_se,
+            "level": total(list(tail[-(J + 1):])) / (J + 1), "tail_scale": jnp.abs(tail).max(0)}
+
+
+def reach_step(values, record_steps, target, higher: bool = False, lo=None):
+    """The first step at which a run reached `target`: the first record step whose value is ≤ target (≥ with
+    `higher`), NaN when none is. `values` (..., R + 1) at `record_steps`; with `lo` (..., R: each window's
+    smallest loss, both ends included) a window whose smallest value reached it counts at the window's end
+    (an upper bound: the exact step lies inside the window).
+
+    >>> import numpy as np
+    >>> float(reach_step(np.array([8.0, 4.0, 2.0, 1.0]), np.array([0, 10, 20, 30]), 2.5))
+    20.0
+    """
+    values = jnp.asarray(values)
+    steps = jnp.asarray(np.asarray(record_steps, np.float64), jnp.float32)
+    target = jnp.asarray(target, values.dtype)[..., None]
+    hit = values >= target if higher else values <= target
+    first = jnp.where(hit.any(-1), steps[jnp.argmax(hit, -1)], jnp.nan)
+    if lo is not None:
+        window_hit = jnp.asarray(lo) <= target
+        by_window = jnp.where(window_hit.any(-1), steps[1:][jnp.argmax(window_hit, -1)], jnp.nan)
+        first = jnp.fmin(first, by_window)
+    return first
+
+
 def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
-           grad0=None, grad=None, newton=None, frozen=None, moved=None) -> dict:
+           grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
     """The second stage of `assess`: the rules of this module's docstring applied to `summarize`'s numbers
     (elementwise over the runs); the keyword arguments are `assess`'s.
 
@@ -298,6 +405,10 @@ def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
     for applies, code in reversed(rules):  # the first rule that applies decides: jnp.select's job, but elementwise
         outcome = jnp.where(applies, jnp.int8(code), outcome)  # (select's argmax over the stacked rules cost 25%)
 
+    if noisy is not None:
+        noisy = jnp.broadcast_to(jnp.asarray(noisy, bool), batch)
+        outcome = jnp.where(noisy, _noisy_outcome(summary, tol, nonfinite, frozen, stationary, eps), outcome)
+
     # Steps still needed at the per-step rate measured over the final part: of the gap itself for a steady
     # descent, else of the envelope's top.
     part_start = summary["g_part"]
@@ -306,6 +417,11 @@ def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
     step_rate_envelope = jnp.log(jnp.maximum(envelope_ratio, tiny)) / part_steps
     rate = jnp.where(descending, step_rate_descent, jnp.where(shrinking, step_rate_envelope, jnp.inf))
     needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, last_top), tiny)) / rate
+    if noisy is not None:  # a noisy slow run: the fitted line carried on down to tol
+        tail_steps_noisy = steps_at[-1] - steps_at[-2 * J - 1]
+        linear = (summary["level"] - tol) / jnp.maximum(-summary["trend"] / tail_steps_noisy, tiny)
+        needed = jnp.where(noisy, jnp.maximum(linear, 0), needed)
+        rate = jnp.where(noisy, -1.0, rate)
     steps_to_go = jnp.where(outcome == SLOW, jnp.where(rate < 0, jnp.maximum(needed, 0), jnp.inf), jnp.nan)
 
     first_bad = summary["first_bad"]
@@ -317,6 +433,24 @@ def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
     progress = jnp.log10(jnp.maximum(gT, tiny)) - start_decades
     measure = jnp.where(nonfinite, blown, progress)
     return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
+
+
+def _noisy_outcome(summary: dict, tol, nonfinite, frozen, stationary, eps):
+    """The rules for noisy runs (this module's docstring), elementwise: an outcome code per run."""
+    change, se = summary["trend"], summary["trend_se"]
+    resolved = 4 * eps * summary["tail_scale"]  # a trend must be more than a few ulps of the values
+    falling = (-change > NOISE_MARGIN * se) & (-change > resolved)
+    rising = (change > NOISE_MARGIN * se) & (change > resolved)
+    # growing geometrically: by a factor e or more over the fitted stretch, beyond the log's standard error
+    log_change = summary["log_trend"]
+    multiplying = (log_change > NOISE_MARGIN * summary["log_trend_se"]) & (log_change >= 1)
+    rules = [(nonfinite | ((rising | multiplying) & (summary["gT"] > summary["g0"])), DIVERGED),
+             (summary["level"] <= tol, CONVERGED), (frozen & stationary, LOCAL_MIN), (frozen, STALLED), (falling, SLOW),
+             (stationary, LOCAL_MIN)]
+    outcome = jnp.full(jnp.shape(change), NOISE_FLOOR, jnp.int8)
+    for applies, code in reversed(rules):
+        outcome = jnp.where(applies, jnp.int8(code), outcome)
+    return outcome
 
 
 def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:
@@ -333,13 +467,14 @@ def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criter
     return np.asarray(assess(loss, hi, lo, global_min, record_steps, criteria, **runs)["outcome"])
 
 
-def palette(extra=None) -> dict[str, str]:
-    """Outcome name -> colour, in code order: the standard six, then `extra`'s."""
+def palette(extra=None, noisy: bool = False) -> dict[str, str]:
+    """Outcome name -> colour, in code order: the standard six, ``noise_floor`` for a noisy experiment, then
+    `extra`'s."""
     extra = dict(extra or {})
-    clash = sorted(set(extra) & set(COLORS))
+    clash = sorted(set(extra) & (set(COLORS) | set(NOISY_COLORS)))
     if clash:
         raise UserError(f"extra outcomes must have new names; {', '.join(clash)} is a standard outcome")
-    return {**COLORS, **extra}
+    return {**COLORS, **(NOISY_COLORS if noisy else {}), **extra}
 
 
 def counts(codes, names=OUTCOMES) -> dict[str, int]:

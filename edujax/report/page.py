@@ -53,7 +53,9 @@ from edujax.core.outcomes import COLORS, OUTCOME_MEANINGS
 from edujax.report import maps
 from edujax.store import comparison
 from edujax.store.files import SUMMARY, atomic_write
+from edujax.store.recommend import describe
 from edujax.store.result import SweepResult, saved
+from edujax.store.verdict import line as lrfind_line
 from edujax.store.zoom import ZOOM_JSON
 
 PAGE = "index.html"
@@ -175,6 +177,7 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
     low, high = maps.measure_range(median)  # the colour scale of measure.png
     measure = {"values": pack(quantise_measure(median)), "low": low, "high": high}
     return {
+        **_answers(result, outcomes, to_page, aggregated),
         "name": result.experiment,
         "shape": list(result.outcome.shape),
         "axes": axes,
@@ -189,6 +192,28 @@ def experiment_data(result: SweepResult, outcomes: list[str]) -> dict:
         "steps": result.steps,
         "global_min_known": bool(result.info.get("global_min_known", True)),
     }
+
+
+def _answers(result: SweepResult, outcomes: list[str], to_page: np.ndarray, aggregated: list[int]) -> dict:
+    """What the page adds from `edujax.store.probability`: `probability` (with a seed axis: the page code of
+    `converged`, whose share and Wilson interval the tooltip and the P view compute from the tally), and
+    `line` (a 1-D sweep: outcome shares and the measure's median, min and max along its axis, per choice panel)."""
+    from edujax.store import probability
+
+    seeded = any(result.axes[d].scale == "seed" for d in aggregated)
+    answers = {"probability": {"outcome": outcomes.index("converged")}
+               if seeded and "converged" in result.outcome_names else None, "line": None}
+    x = probability.line_axis(result)
+    if x is not None:
+        panels = []
+        for panel in probability.line_panels(result):
+            shares = np.zeros((len(outcomes), len(result.axes[x])))
+            shares[to_page] = panel["shares"]
+            panels.append({"title": panel["title"], "runs": panel["runs"],
+                           "shares": [_short(row) if row.any() else None for row in shares],
+                           **{k: _short(panel[k]) for k in ("median", "low", "high")}})
+        answers["line"] = {"axis": x, "centres": _short(maps.edges(result.axes[x])[0]), "panels": panels}
+    return answers
 
 
 def _short(values) -> list[float | None]:
@@ -225,6 +250,12 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     if data["aggregated"]:
         agg = ", ".join(data["axes"][i]["title"] for i in data["aggregated"])
         how += f" Each cell shows the most common outcome over {e(agg)}; hovering shows the tally."
+    if data.get("probability"):
+        how += (" With seeds, the switch's P(converged) colours each cell by the share of its runs that converged;"
+                " hovering shows that share with its 95 % Wilson interval.")
+    if data.get("line"):
+        how += (" A sweep along one axis: below the map, the share of each outcome and the measure (median, band:"
+                " min to max over the runs) against it.")
     if data["boundaries"]:
         how += " Black lines are the theoretical limits named in the legend."
     f_star = f"{summary['global_min']:.6g}" + (
@@ -239,7 +270,9 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     about = summary.get("about") or summary.get("description", "")
     measure = ('<div class="view" role="radiogroup" aria-label="what the map shows">'
                f'<label><input type="radio" name="view-{e(name)}" value="outcome" checked> outcomes</label>'
-               f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label></div>'
+               f'<label><input type="radio" name="view-{e(name)}" value="measure"> measure</label>'
+               + (f'<label><input type="radio" name="view-{e(name)}" value="probability"> P(converged)</label>'
+                  if data.get("probability") else "") + "</div>"
                if data["measure"] else "")
     hint = (" The switch above the map shows the continuous measure instead: log10(final gap / initial gap),"
             " negative where the run closed that many decades of its gap, positive where it blew up"
@@ -248,7 +281,7 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     return f"""
 <section id="exp-{e(name)}" class="experiment">
   <h2>{e(name)}</h2>
-  <p class="description">{e(summary.get("description", ""))}</p>
+  <p class="description">{e(summary.get("description", ""))}</p>{_recommendation(summary)}
   <details class="about" open><summary>What this experiment is</summary>{MARKDOWN.render(about)}</details>
   <p class="how">{how} <b>Hover</b> a cell for its hyperparameters and outcome; \
 <b>click</b> it for its loss curve.{hint}</p>
@@ -256,12 +289,24 @@ def _section(name: str, summary: dict, data: dict, colors: dict[str, str]) -> st
     <div class="map">{measure}<div class="facet"></div><div class="heatmap"></div><div class="legend"></div></div>
     <div class="curve"><p class="hint">Click a cell of the map to see its loss curve here.</p></div>
   </div>
+  <div class="lines"></div>
   <div class="tables">
     <table class="counts"><caption>Outcomes</caption>{counts}</table>
     <table class="settings"><caption>Settings of this run</caption>{rows}</table>
   </div>
   {_figures(name, summary.get("figures", {}))}
 </section>"""
+
+
+def _recommendation(summary: dict) -> str:
+    """One line per experiment with a learning-rate axis: the recommendation, and where the LR finder lands."""
+    e = html.escape
+    text = describe(summary.get("recommendation"))
+    if not text:
+        return ""
+    finder = lrfind_line(summary.get("lrfind"))
+    finder = f' <span class="lrfind">LR finder: {e(finder)}.</span>' if finder else ""
+    return f'\n  <p class="recommendation"><b>Recommended learning rate</b>: {e(text)}.{finder}</p>'
 
 
 

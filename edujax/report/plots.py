@@ -7,6 +7,7 @@ returns a one-line description of what it shows (collected into
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,9 @@ def heatmap(result: SweepResult, path: Path) -> str:
     """The categorical outcome map, with theory boundaries drawn on top."""
     heatmap_figure(result).savefig(path, dpi=130)
     drawn_names = " × ".join(result.axes[i].title for i in layout(result)[0])
-    return f"Outcome of every setting over {drawn_names}, one colour per outcome; lines are theoretical limits."
+    marked = "; white lines: the converged band, star: the fastest setting" if result.recommend() else ""
+    return (f"Outcome of every setting over {drawn_names}, one colour per outcome; black lines are theoretical "
+            f"limits{marked}.")
 
 
 def comparison_figure(comparison) -> Figure:
@@ -133,6 +136,10 @@ def heatmap_figure(result: SweepResult, title: str | None = None) -> Figure:
     cmap, norm = outcome_colormap(result)
     codes = majority(result.outcome, tuple(aggregated))
     fig, boundary_handles = _maps(result, codes, cmap, norm, "outcome" + (" (majority)" if aggregated else ""))
+    drawn, faceted, _ = layout(result)
+    facet_values = [0] if not faceted else list(
+        np.unique(np.linspace(0, len(result.axes[faceted[0]]) - 1, MAX_FACETS).round().astype(int)))
+    boundary_handles = boundary_handles + _recommendation_marks(result, fig, facet_values, drawn, faceted)
     total = result.outcome.size
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})")
                for o, n in result.counts.items() if n]
@@ -162,6 +169,33 @@ def measure_map(result: SweepResult, path: Path) -> str:
             " red: lost; runs that blew up beyond the float range are reddest, the earlier the redder).")
 
 
+def steps_map(result: SweepResult, path: Path) -> str:
+    """Steps to target (`SweepResult.steps_to_target`) on a log colour scale; grey where no run got there."""
+    import matplotlib
+    from matplotlib.colors import LogNorm
+
+    _, _, aggregated = layout(result)
+    steps = result.steps_to_target.astype(np.float64)
+    with warnings.catch_warnings():  # an all-NaN cell (no seed got there) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = np.nanmedian(steps, axis=tuple(aggregated)) if aggregated else steps
+    finite = values[np.isfinite(values)]
+    low = max(float(finite.min()), 1.0) if finite.size else 1.0
+    high = max(float(finite.max()), low * 10) if finite.size else 10.0
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    norm = LogNorm(vmin=low, vmax=high)
+    title = "steps to target" + (" (median of the runs that got there)" if aggregated else "")
+    fig, boundary_handles = _maps(result, np.ma.masked_invalid(values), cmap, norm, title)
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=fig.axes, location="right", shrink=0.8)
+    target = result.info.get("target", "the converged tolerance")
+    bar.set_label(f"first step at which {target} (grey: never)")
+    if boundary_handles:
+        fig.legend(handles=boundary_handles, loc="outside lower center", frameon=False)
+    fig.savefig(path, dpi=130)
+    return (f"Steps to target of every setting: the first record step at which {target} (fewer: faster; grey: "
+            "never within the run).")
+
+
 def curves(result: SweepResult, path: Path) -> str:
     """Every-step loss curves of the representative runs, one panel per outcome."""
     examples = result.examples
@@ -186,21 +220,121 @@ def curves(result: SweepResult, path: Path) -> str:
     return f"Loss curves ({every}) of representative runs, one panel per outcome that occurred."
 
 
-def render(result: SweepResult, directory: Path, experiment=None) -> dict[str, str]:
-    """Draw the standard figures (and the experiment's own) into `directory`."""
-    directory = Path(directory)
-    figures = {
-        "heatmap.png": heatmap(result, directory / "heatmap.png"),
-        "measure.png": measure_map(result, directory / "measure.png"),
-        "curves.png": curves(result, directory / "curves.png"),
-    }
-    if experiment is not None and experiment.figures is not None:
-        figures.update(experiment.figures(result, directory))
-    return figures
-
-
 def png(figure, dpi: int = 90) -> bytes:
     """A matplotlib figure as PNG bytes (what Jupyter displays)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def _recommendation_marks(result: SweepResult, fig, facet_values, drawn, faceted) -> list:
+    """The recommendation on the map's panels: each row's converged band as two white lines along the
+    learning rate, the overall fastest setting as a star (`edujax.store.recommend`); legend handles."""
+    from matplotlib.lines import Line2D
+
+    from edujax.store.recommend import LR
+
+    rec = result.recommend()
+    names = [a.name for a in result.axes]
+    if not rec or LR not in [names[d] for d in drawn]:
+        return []
+    lr_dim = names.index(LR)
+    other_drawn = [d for d in drawn if d != lr_dim]
+    others = [names.index(n) for n in rec.others]
+    from matplotlib.patheffects import withStroke
+
+    outline = [withStroke(linewidth=3, foreground="black")]
+    handles = [Line2D([], [], color="white", lw=1.4, path_effects=outline, label="converged band"),
+               Line2D([], [], marker="*", ls="", color="gold", mec="black", ms=12, label="fastest setting")]
+    for ax, facet in zip(fig.axes, facet_values):
+        index = tuple(slice(None) if d in other_drawn else facet if faceted and d == faceted[0] else 0
+                      for d in others)
+        lo, hi = rec.lo_cells[index], rec.hi_cells[index]
+        if other_drawn:
+            centres = edges(result.axes[other_drawn[0]])[0]
+            for line in (lo, hi):
+                points = (line, centres) if drawn[0] == lr_dim else (centres, line)
+                ax.plot(*points, color="white", lw=1.4, path_effects=outline)
+        elif rec.overall.lo is not None:
+            for value in (rec.overall.lo, rec.overall.hi):
+                ax.axvline(value, color="white", lw=1.4, path_effects=outline)
+        fastest = rec.overall.fastest
+        if fastest is None:
+            continue
+        if faceted and result.axes[faceted[0]].name in fastest:
+            if _index_of(result.axes[faceted[0]], fastest[result.axes[faceted[0]].name]) != facet:
+                continue
+        xy = []
+        for d in drawn:
+            axis = result.axes[d]
+            i = _index_of(axis, fastest[axis.name])
+            xy.append(edges(axis)[0][i])
+        ax.plot(*(xy if len(xy) == 2 else (xy[0], 0.5)), marker="*", color="gold", mec="black", ms=14, ls="")
+    return handles
+
+
+def _index_of(axis: Axis, value) -> int:
+    if axis.scale == "choice":
+        return axis.choices.index(value)
+    values = axis.values.astype(float).reshape(len(axis), -1)
+    return int(np.argmin(np.abs(values - np.asarray(value, float).reshape(1, -1)).sum(-1)))
+
+
+def lrfind_plot(result: SweepResult, finder, verdict, path: Path) -> str:
+    """The LR finder over the sweep's truth: on top the finder's smoothed loss per seed against its learning
+    rate with its suggestions marked; below the sweep's outcomes along the learning rate at the finder's other
+    hyperparameters (a strip: the majority over seeds) and their median steps-to-target, the converged band
+    shaded and the fastest setting starred."""
+    from edujax.core.lrfind import LABELS, SUGGESTIONS
+    from edujax.store.recommend import along
+
+    row = along(result, finder.at)
+    fig = Figure(figsize=(7.5, 6.4), layout="constrained")
+    top, strip, bottom = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.45, 2.2]})
+    colours = dict(zip(SUGGESTIONS, ("tab:red", "tab:purple", "tab:green")))
+    for s, (smoothed, kept) in enumerate(zip(finder.smoothed, finder.kept)):
+        top.plot(finder.lrs[kept], smoothed[kept], color="0.3", lw=1, alpha=0.8,
+                 label="smoothed loss" if s == 0 else None)
+        for name in SUGGESTIONS:
+            lr = finder.suggestions[name][s]
+            if np.isfinite(lr):
+                y = np.interp(np.log(lr), np.log(finder.lrs[kept]), smoothed[kept])
+                top.plot(lr, y, "o", color=colours[name], label=LABELS[name] if s == 0 else None)
+    top.set_xscale("log")
+    positive = finder.smoothed[finder.kept]
+    if np.all(positive[np.isfinite(positive)] > 0):
+        top.set_yscale("log")
+    top.set_ylabel("finder loss (smoothed)")
+    top.legend(fontsize=8, loc="upper left")
+    where = ", ".join(f"{k}={v}" for k, v in finder.setting.items())
+    top.set_title(f"{result.experiment}: LR finder ({len(finder.seeds)} seed(s), {len(finder.lrs)} steps) vs the sweep"
+                  + (f" at {where}" if where else ""), fontsize=10)
+    cmap, norm = outcome_colormap(result)
+
+    codes = majority(row["outcome"], (1,))
+    lr_edges = edges(result.grid.axis("learning_rate"))[1]
+    lr_edges = np.sort(lr_edges)
+    strip.pcolormesh(lr_edges, [0, 1], codes[None, :], cmap=cmap, norm=norm)
+    strip.set_yticks([])
+    strip.set_ylabel("outcome", rotation=0, ha="right", va="center", fontsize=8)
+    finite = np.isfinite(row["steps"])
+    bottom.plot(row["lr"][finite], row["steps"][finite], ".-", color="tab:blue", label="median steps to target")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("steps to target (sweep)")
+    bottom.set_xlabel("learning rate")
+    if verdict.band is not None:
+        for ax in (top, bottom):
+            ax.axvspan(*verdict.band, color="tab:green", alpha=0.12, label="converged band" if ax is bottom else None)
+    if verdict.fastest_lr is not None:
+        bottom.plot(verdict.fastest_lr, verdict.fastest_steps, "*", color="gold", mec="black", ms=14, label="fastest")
+    for r in verdict.rows:
+        if np.isfinite(r["lr"]):
+            for ax in (strip, bottom):
+                ax.axvline(r["lr"], color=colours[r["suggestion"]], ls="--", lw=1.2)
+    bottom.legend(fontsize=8, loc="upper right")
+    low = min(finder.lrs[0], lr_edges[0])
+    top.set_xlim(low, max(finder.lrs[-1], lr_edges[-1]))
+    fig.savefig(path, dpi=110)
+    return ("The LR range test (fastai's defaults) per seed with its suggestions (steepest descent, minimum/10, "
+            "valley), over the sweep's outcomes and steps-to-target along the learning rate: does it land in "
+            "the converged band?")

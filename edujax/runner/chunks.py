@@ -17,11 +17,14 @@ from edujax.core.experiment import Experiment
 from edujax.core.outcomes import summarize
 from edujax.runner import devices
 from edujax.runner.memory import block_rows, bytes_per_run, chunk_rows
-from edujax.runner.trace import RecordPlan, column_signature, outcomes_from, run_one, tracing_user_code
+from edujax.runner.trace import (RecordPlan, column_signature, noisy_runs, outcomes_from, run_one, steps_to_target,
+                                 tracing_user_code)
 from edujax.store.files import atomic_write, write_npz
 
 #: Per-run outputs kept for every run on the host; the rest is kept for the traced sub-grid only.
-PER_RUN = ("outcome", "measure", "steps_to_go", "frozen", "moved", "initial", "final")
+PER_RUN = ("outcome", "measure", "steps_to_go", "steps_to_target", "noisy", "frozen", "moved", "initial", "final")
+#: What the rules read per run besides the records' summary.
+JUDGED_INPUTS = ("initial", "final", "frozen", "moved", "noisy")
 
 
 def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, judged: bool, keep_state: bool,
@@ -30,11 +33,17 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
     one vmap over it, or with `block` a loop over blocks of that many runs, each vmapped, on every device of
     `mesh` (`shard_map` over the devices, `lax.map` over blocks)."""
     train = run_one(experiment, plan, dtype, keep_state)
+    noisy_steps = None if experiment.noisy is False else plan.record_steps
 
     def one(hparams, key, global_min):
         run = train(hparams, key)
+        noisy = noisy_runs(experiment, hparams)
+        if noisy is not None:
+            run["noisy"] = noisy
         if judged:  # the records' summary per run, under the vmap: it reads each window's values as one row
-            run["summary"] = summarize(run["records"]["loss"], run["hi"], run["lo"], global_min, criteria)
+            run["summary"] = summarize(run["records"]["loss"], run["hi"], run["lo"], global_min, criteria, noisy_steps)
+            run["steps_to_target"] = steps_to_target(experiment, run["records"], run["lo"], global_min,
+                                                     plan.record_steps)
         return run
 
     def batch(hparams, key, global_min):
@@ -51,7 +60,7 @@ def _chunk_function(experiment: Experiment, plan: RecordPlan, dtype, criteria, j
         if judged:  # the rules, on the whole batch, outside any block loop and from materialised inputs: the same
             # machine code however the runs were blocked (a log fused with other work can round its last bit apart)
             summary, inputs = jax.lax.optimization_barrier(
-                (runs.pop("summary"), {name: runs[name] for name in ("initial", "final", "frozen", "moved")}))
+                (runs.pop("summary"), {name: runs[name] for name in JUDGED_INPUTS if name in runs}))
             runs.update(outcomes_from(summary, inputs, plan.record_steps, criteria))
         per_run = {name: runs.pop(name) for name in PER_RUN if name in runs}
         return {"runs": per_run, "kept": runs}
@@ -68,6 +77,19 @@ def compile_chunk(experiment: Experiment, plan: RecordPlan, batch: int, signatur
     every device runs its own rows block after block (`shard_map` over the
     devices, `lax.map` over blocks); else the whole chunk is one vmap.
     """
+    return _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block).compile()
+
+
+@functools.lru_cache(maxsize=64)
+def program_digest(experiment: Experiment, plan: RecordPlan, batch: int, signature: tuple, mesh, dtype: str,
+                   judged: bool, keep_state: bool, block: int = 0) -> str:
+    """A digest of the program `compile_chunk` compiles (its StableHLO text, constants included): it changes with
+    anything in the experiment's code that changes its numbers, e.g. an edited loss under the same name."""
+    lowered = _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block)
+    return hashlib.sha256(lowered.as_text().encode()).hexdigest()
+
+
+def _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, block):
     rows = devices.row_sharding(mesh)
     specs = {name: jax.ShapeDtypeStruct((batch,), dt, sharding=rows) for name, dt in signature}
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
@@ -75,16 +97,15 @@ def compile_chunk(experiment: Experiment, plan: RecordPlan, batch: int, signatur
     chunk = _chunk_function(experiment, plan, jnp.dtype(dtype), experiment.criteria, judged, keep_state, blocked,
                             mesh)
     with tracing_user_code(experiment):
-        lowered = jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
-    return lowered.compile()
+        return jax.jit(chunk, out_shardings=rows).lower(specs, key, jax.ShapeDtypeStruct((), dtype))
 
 
 def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int,
-                      kept: tuple) -> Path:
+                      kept: tuple, program: str = "") -> Path:
     """Where finished chunks of exactly this sweep are kept, named by a digest of
-    everything that determines their numbers."""
+    everything that determines their numbers (`program`: the compiled program's `program_digest`)."""
     digest = hashlib.sha256(repr((experiment.name, plan, experiment.criteria, experiment.global_min, seed, chunk,
-                                  jax.device_count(), jax.config.jax_enable_x64)).encode())
+                                  jax.device_count(), jax.config.jax_enable_x64, program)).encode())
     for name in sorted(columns):
         digest.update(name.encode() + columns[name].tobytes())
     for index in kept:
@@ -136,12 +157,17 @@ def run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept_
     mesh = devices.grid_mesh()
     dtype = np.dtype(dtype).name
     start = time.perf_counter()
-    compiled, chunk, block, per_run = _compiled_chunk(experiment, plan, columns, dtype, mesh, global_min is not None,
-                                                      keep_state, chunk_size, max_memory)
+    judged = global_min is not None
+    compiled, chunk, block, per_run = _compiled_chunk(experiment, plan, columns, dtype, mesh, judged, keep_state,
+                                                      chunk_size, max_memory)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
     resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
     kept_key = (kept_rows,) if len(kept_rows) < n else ()
-    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key) if resumable else None
+    folder = None
+    if resumable:  # keyed by the program too: the same name and inputs from edited code are another sweep
+        program = program_digest(experiment, plan, chunk, column_signature(columns), mesh, dtype, judged, keep_state,
+                                 block)
+        folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key, program)
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
     f_star = np.asarray(0.0 if global_min is None else global_min, dtype)
     shapes = compiled.out_info

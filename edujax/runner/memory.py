@@ -82,7 +82,7 @@ def host_bytes_per_run(experiment: Experiment, plan: RecordPlan, signature: tupl
     """Host bytes per run: (kept for every run, kept only for runs whose records and state are kept)."""
     hparams, outputs, _, _ = run_shapes(experiment, plan, signature, dtype)
     per_run = devices.nbytes(hparams) + devices.nbytes({k: outputs[k] for k in ("initial", "final", "frozen", "moved")})
-    per_run += 1 + 4 + 4  # outcome, measure, steps to go
+    per_run += 1 + 4 + 4 + 4 + 1  # outcome, measure, steps to go, steps to target, noisy
     traced = devices.nbytes({k: outputs[k] for k in ("records", "hi", "lo", "state")})
     return per_run, traced
 

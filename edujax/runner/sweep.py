@@ -27,14 +27,17 @@ from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment, check_precision, check_steps, evaluate_boundaries
 from edujax.core.grid import Grid
 from edujax.core.outcomes import OUTCOMES
-from edujax.runner.chunks import run_chunks
+from edujax.runner.chunks import JUDGED_INPUTS, run_chunks
 from edujax.runner.memory import MAX_TRACED_RUNS, host_budget_runs, kept_subgrid, run_shapes
-from edujax.runner.trace import RecordPlan, column_signature, outcomes_of
+from edujax.runner.trace import RecordPlan, column_signature, outcomes_of, steps_to_target
 from edujax.store.result import SweepResult, restore_state
 
 #: The representative runs' metrics are recorded at most at this many points
 #: (every step when the run is shorter), whatever the number of steps.
 EXAMPLE_POINTS = 2000
+#: ... and at most this many for an experiment that measures itself at record points (`Experiment.evaluate`,
+#: e.g. the loss on the whole data set), whose every record costs a pass over its data.
+EVALUATED_EXAMPLE_POINTS = 200
 
 
 def hparam_columns(experiment: Experiment, grid: Grid, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -83,7 +86,7 @@ def sweep(
     steps: int | None = None,
     *,
     seed: int = 0,
-    records: int = 25,
+    records: int | None = None,
     precision: str | None = None,
     chunk_size: int | None = None,
     max_memory: int | None = None,
@@ -94,7 +97,7 @@ def sweep(
 ) -> SweepResult:
     """Train every grid point of `experiment` for `steps` steps and judge the runs.
 
-    `records` record points (plus step 0) are kept per run. `precision`
+    `records` record points (plus step 0; default: the experiment's) are kept per run. `precision`
     ("float32" or "float64"; default: the experiment's) is the float type of
     every array: grid columns, states, records (float64 turns on JAX's x64
     mode for this call only). The grid runs in chunks: `chunk_size` runs at a
@@ -120,6 +123,7 @@ def sweep(
     grid = grid or experiment.grid
     steps = check_steps(experiment.steps if steps is None else steps)
     precision = check_precision(experiment.precision if precision is None else precision)
+    records = experiment.records if records is None else records
     with jax.enable_x64(precision == "float64"):
         result = _sweep(experiment, grid, steps, seed=seed, records=records, dtype=np.dtype(precision),
                         chunk_size=chunk_size, max_memory=max_memory, max_host_memory=max_host_memory,
@@ -130,7 +134,10 @@ def sweep(
 
 def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_memory, max_host_memory, checkpoint,
            progress, examples_per_outcome) -> SweepResult:
+    grid = grid.astype(dtype)  # axes hold float64 values: the sweep, its result and its summary see its precision
     columns = hparam_columns(experiment, grid, dtype)
+    if experiment.check is not None:
+        experiment.check(columns)
     signature = column_signature(columns)
     plan = RecordPlan.make(steps, records)
     judged = experiment.global_min is not None
@@ -146,7 +153,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
                              checkpoint=checkpoint, progress=progress)
     runs, kept = out["runs"], out["kept"]
     host_start = time.perf_counter()
-    global_min = experiment.global_min if judged else _judge_from_lowest_loss(experiment, plan, runs, kept, dtype)
+    global_min = experiment.global_min if judged else _judge_from_estimated_minimum(experiment, plan, runs, kept,
+                                                                                    dtype)
     _check_not_broken(experiment, runs)
     codes = np.asarray(runs["outcome"])
     colors = experiment.outcome_colors
@@ -164,6 +172,7 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
         outcome=codes.reshape(shape),
         measure=np.asarray(runs["measure"], np.float32).reshape(shape),
         steps_to_go=np.asarray(runs["steps_to_go"], np.float32).reshape(shape),
+        steps_to_target=np.asarray(runs["steps_to_target"], np.float32).reshape(shape),
         frozen=np.asarray(runs["frozen"]).reshape(shape),
         loss=kept["records"]["loss"].reshape(kept_shape + (-1,)),
         records={name: kept["records"][name].reshape(kept_shape + (-1,)) for name in experiment.record},
@@ -179,6 +188,8 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
             "description": experiment.description,
             "global_min": global_min,
             "global_min_known": judged,
+            **({} if judged else {"global_min_rule": MINIMUM_RULES[experiment.noisy is not False]}),
+            "target": experiment.target.describe(),
             "criteria": dataclasses.asdict(experiment.criteria),
             "precision": dtype.name,
             "seed": seed,
@@ -191,16 +202,36 @@ def _sweep(experiment, grid, steps, *, seed, records, dtype, chunk_size, max_mem
     )
 
 
-def _judge_from_lowest_loss(experiment, plan, runs: dict, kept: dict, dtype) -> float:
-    """Without a known global minimum every run's records are kept (needs_all): f* is the lowest loss any run
-    reached, and the runs are judged against it on the host's copy (their outcomes go into `runs`)."""
-    lows = kept["lo"][np.isfinite(kept["lo"])]
-    global_min = float(lows.min()) if lows.size else 0.0
-    verdict = jax.jit(lambda r, f: outcomes_of(r, f, plan.record_steps, experiment.criteria))(
-        {**kept, **{name: runs[name] for name in ("initial", "final", "frozen", "moved")}},
-        np.asarray(global_min, dtype))
+def _judge_from_estimated_minimum(experiment, plan, runs: dict, kept: dict, dtype) -> float:
+    """Without a known global minimum every run's records are kept (needs_all): f* is estimated from them
+    (`estimate_minimum`), and the runs are judged against it on the host's copy (their outcomes and steps to
+    target go into `runs`)."""
+    global_min = estimate_minimum(kept["records"]["loss"], kept["lo"], plan, experiment)
+    inputs = {**kept, **{name: runs[name] for name in JUDGED_INPUTS if name in runs}}
+    verdict = jax.jit(lambda r, f: {
+        **outcomes_of(r, f, plan.record_steps, experiment.criteria),
+        "steps_to_target": steps_to_target(experiment, r["records"], r["lo"], f, plan.record_steps)})(
+        inputs, np.asarray(global_min, dtype))
     runs.update(jax.device_get(verdict))
     return global_min
+
+
+#: How f* is estimated when it is not known (deterministic, noisy), as the summary and the page say.
+MINIMUM_RULES = ("the lowest loss any run reached",
+                 "the lowest mean recorded loss of any run over its last J record windows (its level)")
+
+
+def estimate_minimum(loss: np.ndarray, lo: np.ndarray, plan: RecordPlan, experiment: Experiment) -> float:
+    """f* when the experiment does not know it: the lowest loss any run reached (its envelope's smallest
+    value) for a deterministic experiment; for a noisy one the lowest *level* of any run, its mean recorded
+    loss over the last J windows (`edujax.core.outcomes.trend`), so that one lucky measurement sets no target."""
+    if experiment.noisy is False:
+        lows = lo[np.isfinite(lo)]
+        return float(lows.min()) if lows.size else 0.0
+    J = experiment.criteria.final_windows(plan.windows)
+    levels = np.asarray(loss, np.float64)[:, -(J + 1):].mean(1)
+    levels = levels[np.isfinite(levels)]
+    return float(levels.min()) if levels.size else 0.0
 
 
 def _experiments_own_classify(experiment, plan, runs: dict, kept: dict, codes: np.ndarray, size: int) -> np.ndarray:
@@ -242,7 +273,8 @@ def _examples(experiment, grid, steps, seed, columns, codes, kept_rows, states, 
         template = run_shapes(experiment, RecordPlan.make(steps, 1), column_signature(columns), np.dtype(dtype).name)[2]
         examples["state"] = restore_state(template, [leaf[where] for leaf in jax.tree.leaves(states)])
     slots = per_outcome * n_outcomes + len(highlights)  # fixed batch: one compile serves every sweep
-    plan = RecordPlan.make(steps, EXAMPLE_POINTS, all_metrics=True)
+    points = EXAMPLE_POINTS if experiment.evaluate is None else EVALUATED_EXAMPLE_POINTS
+    plan = RecordPlan.make(steps, points, all_metrics=True)
     rows = {name: col[np.resize(picks, slots)] for name, col in columns.items()}
     out, _ = run_chunks(experiment, plan, rows, seed, dtype=dtype, kept_rows=np.arange(len(picks)), chunk_size=slots)
     examples["step"] = plan.record_steps

@@ -101,13 +101,19 @@ def replay(experiment: Experiment, hparams, steps: int, seed: int = 0):
     """
     dtype = jnp.result_type(float)
 
+    def measured(state):
+        following, metrics = experiment.step(state, hparams)
+        if experiment.evaluate is not None:
+            metrics = {**metrics, **experiment.evaluate(state, hparams)}
+        return following, metrics
+
     def advance(state, _):
-        state, metrics = experiment.step(state, hparams)
+        state, metrics = measured(state)
         return state, as_dtype(metrics, dtype)
 
     start = experiment.init(setting_key(jax.random.key(seed), hparams), hparams)
     state, metrics = jax.lax.scan(advance, start, None, length=steps)
-    _, last = experiment.step(state, hparams)
+    _, last = measured(state)
     return state, {name: jnp.concatenate([trace, as_dtype(last, dtype)[name][None]]) for name, trace in metrics.items()}
 
 
@@ -149,6 +155,12 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             state, metrics = experiment.step(state, hparams)
             return state, as_dtype(metrics, dtype)
 
+        def measure(state):  # at a record point: the step's metrics, and the experiment's own measurements
+            if experiment.evaluate is None:
+                return evaluate(state)
+            following, metrics = experiment.step(state, hparams)
+            return following, as_dtype({**metrics, **experiment.evaluate(state, hparams)}, dtype)
+
         def advance(carry, _):
             state, envelope = carry
             state, metrics = evaluate(state)
@@ -164,20 +176,20 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
             # the scan output then only copies a carried buffer, instead of re-running the fused window
             # single-threaded to write it, and each record's loss is computed once.
             state, (record, envelope) = carry
-            state, first = evaluate(state)  # the record: metrics at the window's first step
+            state, first = measure(state)  # the record: metrics at the window's first step
             closed = (record, _widen(envelope, first["loss"]))
             state, opened = scan_steps((state, jax.lax.complex(first["loss"], first["loss"])), plan.window - 1)
             return (state, (kept_metrics(first), opened)), closed
 
         state = experiment.init(setting_key(key, hparams), hparams)
-        _, start = evaluate(state)
+        _, start = measure(state)
         placeholder = (kept_metrics(start), jax.lax.complex(start["loss"], start["loss"]))  # emitted first, dropped
         scalar = _scalar_step(advance, (state, placeholder[1]))  # read by scan_steps, for both of its scans
         (state, newest), emitted = jax.lax.scan(window, (state, placeholder), None, length=plan.windows)
         records, envelope = jax.tree.map(lambda older, new: jnp.concatenate([older[1:], new[None]]), emitted, newest)
         # Leftover steps belong to the last window, closed on the final loss.
         state, last = scan_steps((state, envelope[-1]), plan.lead)
-        following, final = evaluate(state)
+        following, final = measure(state)
         envelope = envelope.at[-1].set(_widen(last, final["loss"]))
         hi, lo = jnp.real(envelope), jnp.imag(envelope)
         frozen, moved = _frozen_and_moved(state, following, dtype)
@@ -238,9 +250,11 @@ def _scalar_step(advance, carry) -> bool:
 
 
 def outcomes_of(runs: dict, global_min, record_steps, criteria) -> dict:
-    """The outcomes of a batch of reduced runs (the outputs of `run_one`): `summarize` then `outcomes_from`."""
-    return outcomes_from(summarize(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, criteria), runs,
-                  record_steps, criteria)
+    """The outcomes of a batch of reduced runs (the outputs of `run_one`; ``noisy`` when the experiment is):
+    `summarize` then `outcomes_from`."""
+    noisy_steps = record_steps if "noisy" in runs else None
+    summary = summarize(runs["records"]["loss"], runs["hi"], runs["lo"], global_min, criteria, noisy_steps)
+    return outcomes_from(summary, runs, record_steps, criteria)
 
 
 def outcomes_from(summary: dict, runs: dict, record_steps, criteria) -> dict:
@@ -248,7 +262,32 @@ def outcomes_from(summary: dict, runs: dict, record_steps, criteria) -> dict:
     initial, final = runs["initial"], runs["final"]
     return outcomes.decide(summary, record_steps, criteria, grad0=initial.get("grad_norm"),
                            grad=final.get("grad_norm"), newton=final.get("newton_gain"), frozen=runs["frozen"],
-                           moved=runs["moved"])
+                           moved=runs["moved"], noisy=runs.get("noisy"))
+
+
+def steps_to_target(experiment: Experiment, records: dict, lo, global_min, record_steps):
+    """The first record step at which each run reached `experiment.target` (NaN: never); see
+    `edujax.core.outcomes.reach_step`. The default target is the converged tolerance above f*; on the loss of a
+    deterministic run a window whose smallest loss reached it counts too (at the window's end)."""
+    target = experiment.target
+    values = records[target.metric]
+    if target.value is None:
+        c = experiment.criteria
+        f_star = jnp.asarray(global_min, values.dtype)
+        level = f_star + c.atol + c.rtol * jnp.maximum(records["loss"][..., 0] - f_star, 0)
+    else:
+        level = target.value
+    window = lo if target.metric == "loss" and experiment.noisy is False else None
+    return outcomes.reach_step(values, record_steps, level, target.higher, window)
+
+
+def noisy_runs(experiment: Experiment, hparams):
+    """Which runs carry gradient noise (`Experiment.noisy`), as a bool per run; None for a deterministic
+    experiment."""
+    if experiment.noisy is False:
+        return None
+    noisy = experiment.noisy(hparams) if callable(experiment.noisy) else experiment.noisy
+    return jnp.broadcast_to(jnp.asarray(noisy, bool), jnp.shape(next(iter(hparams.values()))))
 
 
 def column_signature(columns: dict) -> tuple:

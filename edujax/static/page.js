@@ -21,6 +21,19 @@
     const a = rgb(DIVERGING[k]), b = rgb(DIVERGING[k + 1]);
     return `rgb(${a.map((v, c) => Math.round(v + (b[c] - v) * (x - k))).join(",")})`;
   }
+  // P(converged) on a sequential scale (viridis, as probability.png), and the 95 % Wilson score interval of k in n
+  // (edujax.probability.wilson_interval, z = 1.96).
+  const VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
+  function sequential(t) {
+    const x = Math.min(Math.max(t, 0), 1) * (VIRIDIS.length - 1), k = Math.min(Math.floor(x), VIRIDIS.length - 2);
+    const a = rgb(VIRIDIS[k]), b = rgb(VIRIDIS[k + 1]);
+    return `rgb(${a.map((v, c) => Math.round(v + (b[c] - v) * (x - k))).join(",")})`;
+  }
+  function wilson(k, n, z = 1.96) {
+    const p = k / n, z2 = z * z, centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+    const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+    return [Math.max(0, centre - half), Math.min(1, centre + half)];
+  }
   const twoSlope = (v, lo, hi) => (v < 0 ? 0.5 - 0.5 * (v / lo) : 0.5 + 0.5 * (v / hi));
   const MISSING_COLOR = "#bdbdbd";
 
@@ -119,7 +132,16 @@
       return q === DATA.missing ? null : q / 100;
     };
     const measureColor = (v) => (v === null ? MISSING_COLOR : diverging(twoSlope(v, M.low, M.high)));
-    const colorAt = (index) => (state.view === "measure" ? measureColor(measureAt(index)) : COLORS[majorityAt(index)]);
+    // With seeds: how many runs of each map cell ended in `converged` (k of n, over the aggregated axes).
+    const P = exp.probability, runsPerCell = exp.aggregated.reduce((n, d) => n * shape[d], 1);
+    const hits = P ? new Uint32Array(kept.reduce((n, d) => n * shape[d], 1)) : null;
+    if (P) full.forEach((code, flat) => {
+      if (code !== P.outcome) return;
+      hits[dot(kept.map((d) => Math.floor(flat / fullStrides[d]) % shape[d]), keptStrides)]++;
+    });
+    const hitsAt = (index) => hits[dot(kept.map((d) => index[d]), keptStrides)];
+    const colorAt = (index) => (state.view === "measure" ? measureColor(measureAt(index))
+      : state.view === "probability" ? sequential(hitsAt(index) / runsPerCell) : COLORS[majorityAt(index)]);
 
     // --- the facet selector -------------------------------------------------------------
     const facetDiv = section.querySelector(".facet");
@@ -209,6 +231,11 @@
       const tally = DATA.outcomes.map(() => 0);
       for (const rest of product(exp.aggregated.map((d) => [...Array(shape[d]).keys()]))) tally[full[dot(gridIndex(cell, rest), fullStrides)]]++;
       const over = exp.aggregated.map((d) => exp.axes[d].title).join(", ");
+      if (P) {
+        const k = hitsAt(index), [lo, hi] = wilson(k, runsPerCell);
+        rows.push(`<div class="probability">P(${esc(DATA.outcomes[P.outcome])}): <b>${(k / runsPerCell).toFixed(2)}</b> ` +
+          `[${lo.toFixed(2)}, ${hi.toFixed(2)}] (95 % Wilson; ${k} of ${runsPerCell})</div>`);
+      }
       const counts = tally.map((n, c) => (n ? `${chip(c)} ${n}` : "")).filter(Boolean).join(" · ");
       return rows.join("") + `<div class="outcome">${chip(code)} (most common)</div><div class="tally">over ${esc(over)}: ${counts}</div>`;
     }
@@ -246,6 +273,11 @@
       stroke-width="2" stroke-dasharray="${DASHES[n % DASHES.length].join(" ")}"/></svg>${esc(b.label)}</span>`).join("");
     function drawLegend() {
       let keys = present.map((c) => `<span>${chip(c)}</span>`).join("");
+      if (state.view === "probability") {
+        const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${sequential(t)} ${t * 100}%`).join(", ");
+        keys = `<span class="colorbar"><b>0</b><i style="background:linear-gradient(to right, ${stops})"></i><b>1</b></span>
+          <span class="measure-note">share of the ${runsPerCell} runs per cell that ended ${esc(DATA.outcomes[P.outcome])}</span>`;
+      }
       if (state.view === "measure") {
         const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `${diverging(t)} ${t * 100}%`).join(", ");
         keys = `<span class="colorbar"><b>${+M.low.toPrecision(2)}</b><i style="background:linear-gradient(to right, ${stops})"></i>
@@ -322,6 +354,39 @@
       map.redraw(false, false);
     }
 
+    // --- a 1-D sweep: outcome shares (stacked) and the measure (median, min-max band) along its axis ---
+    const lineCharts = [];
+    if (exp.line) {
+      const L = exp.line, LX = exp.axes[L.axis], linesDiv = section.querySelector(".lines");
+      const xScale = { time: false, distr: LX.scale === "log" ? 3 : 1 };
+      const xAxis = { label: LX.title, stroke: "#222", ...FONTS, ...(LX.scale === "log" ? logAxis : {}) };
+      L.panels.forEach((panel) => {
+        const box = document.createElement("div");
+        box.className = "line-panel";
+        box.innerHTML = `<p class="caption">${esc(panel.title || exp.name)}: ${panel.runs} run${panel.runs > 1 ? "s" : ""} per value</p>`;
+        linesDiv.appendChild(box);
+        // stacked shares: series k is the share of outcomes 0..k, drawn from the top down so each fill covers the next
+        const present = panel.shares.map((row, c) => c).filter((c) => panel.shares[c]);
+        let sum = L.centres.map(() => 0);
+        const tops = present.map((c) => (sum = sum.map((v, t) => v + panel.shares[c][t])));
+        const order = present.map((_, k) => k).reverse();
+        lineCharts.push(new uPlot({
+          width: 460, height: 220, legend: { live: false },
+          scales: { x: xScale, y: { auto: false, range: [0, 1] } },
+          axes: [xAxis, { label: "share of runs", stroke: "#222", ...FONTS }],
+          series: [{}, ...order.map((k) => ({ label: DATA.outcomes[present[k]], stroke: COLORS[present[k]], fill: COLORS[present[k]], width: 1, paths: uPlot.paths.stepped({ align: 0 }) }))],
+        }, [L.centres, ...order.map((k) => tops[k])], box));
+        lineCharts.push(new uPlot({
+          width: 460, height: 220, legend: { live: false },
+          scales: { x: xScale, y: { auto: true } },
+          axes: [xAxis, { label: "log10(final / initial gap)", stroke: "#222", size: 56, ...FONTS }],
+          series: [{}, { label: "median", stroke: "#053061", width: 2 }, { label: "max", stroke: "#92c5de", width: 1 },
+            { label: "min", stroke: "#92c5de", width: 1 }],
+          bands: [{ series: [2, 3], fill: "rgba(67,147,195,0.3)" }],
+        }, [L.centres, panel.median, panel.high, panel.low], box));
+      });
+    }
+
     // For tests and the curious: where cell (i, j) is on screen, and what is drawn.
     return [exp.dir, {
       cellCenter(i, j = 0) {
@@ -335,6 +400,7 @@
       setFacet(f) { const input = facetDiv.querySelector("input"); input.value = f; input.dispatchEvent(new Event("input")); },
       setView(view) { section.querySelector(`.view input[value="${view}"]`).click(); },
       colorAt: (i, j = 0) => colorAt(gridIndex({ i, j }, exp.aggregated.map(() => 0))),
+      lines: () => lineCharts.map((c) => ({ x: c.data[0], series: c.series.slice(1).map((s, k) => ({ label: s.label, values: c.data[k + 1] })) })),
       curves: () => (chart ? { steps: chart.data[0], series: chart.series.slice(1).map((s, k) => ({ label: s.label, values: chart.data[k + 1] })) } : null),
     }];
   }

@@ -42,7 +42,10 @@ class SweepResult:
     `measure` (log10 of the final over the initial gap; see
     `edujax.core.outcomes`), `steps_to_go` (for slow runs: the steps still needed
     at the measured rate; NaN for the others), `frozen` (one more update would
-    change no bit of the state), `final[metric]` (each metric at the last step).
+    change no bit of the state), `final[metric]` (each metric at the last step),
+    `steps_to_target` (the first record step at which the run reached the
+    experiment's target, NaN when it never did; None in results saved
+    before it was recorded).
 
     The runs of the traced sub-grid `trace_index` (per-axis indices; every run
     when the host budget allowed): `loss` (sub-grid + (R + 1,), at
@@ -61,7 +64,7 @@ class SweepResult:
     matplotlib Figure and `to_pandas()` gives one row per run:
 
     >>> result = ej.sweep(experiment, steps=100)
-    >>> result.plot().savefig("map.png")
+    >>> ej.plots.heatmap_figure(result).savefig("map.png")
     >>> result.to_pandas().groupby("outcome").learning_rate.max()
     """
 
@@ -84,16 +87,28 @@ class SweepResult:
     info: dict[str, Any]
     outcome_colors: dict[str, str] = dataclasses.field(default_factory=lambda: dict(COLORS))
     records: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    steps_to_target: np.ndarray | None = None
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{o} {n / self.outcome.size:.0%}" for o, n in self.counts.items() if n)
         return f"SweepResult({self.experiment!r}, {self.grid!r}, {self.steps} steps: {shares})"
 
+    def recommend(self):
+        """Which learning rate to use, from this sweep (`edujax.store.recommend`): per setting of the other axes
+        and overall, the converged band of the learning rate, the largest learning rate at which ≥ 95 % of seeds
+        converge, and the fastest setting (fewest steps to the target, median over seeds).
+
+        >>> print(result.recommend().to_text())
+        """
+        from edujax.store.recommend import recommend
+
+        return recommend(self)
+
     def _repr_png_(self) -> bytes:
         """Jupyter shows a result as its outcome map."""
-        from edujax.report.plots import heatmap_figure, png  # the one upward import: drawing, only in Jupyter
+        from edujax.report import figures, plots  # the one upward import: drawing, only in Jupyter
 
-        return png(heatmap_figure(self))
+        return plots.png(figures.figure(self))
 
     def to_pandas(self):
         """A tidy pandas DataFrame, one row per run: every hyperparameter column
@@ -114,8 +129,33 @@ class SweepResult:
                 columns[axis.name] = pd.Categorical.from_codes(columns[axis.name], axis.choices)
         columns["outcome"] = pd.Categorical.from_codes(self.outcome.ravel().astype(np.int64), self.outcome_names)
         columns.update(measure=self.measure.ravel(), steps_to_go=self.steps_to_go.ravel())
+        if self.steps_to_target is not None:
+            columns["steps_to_target"] = self.steps_to_target.ravel()
         columns.update({f"final_{name}": values.ravel() for name, values in self.final.items()})
         return pd.DataFrame(columns)
+
+    def probabilities(self, outcome: str = "converged", z: float = 1.96):
+        """(p, lo, hi) over the non-seed axes: the share of seeds that ended in `outcome` and its 95 % Wilson
+        interval (`edujax.store.probability`).
+
+        >>> p, lo, hi = result.probabilities("converged")
+        """
+        from edujax.store import probability
+
+        return probability.probabilities(self, outcome, z)
+
+    def to_xarray(self):
+        """An `xarray.Dataset`: one dimension per axis (coordinates: its values; a choice axis its option names),
+        variables ``outcome`` (codes; names in its ``flag_meanings``), ``measure``, ``steps_to_go``, ``frozen``,
+        ``steps_to_target`` when recorded, and ``final_<metric>``. Needs xarray (`pip install 'edujax[xarray]'`).
+
+        >>> ds = result.to_xarray()
+        >>> ds.measure.sel(learning_rate=0.1, method="nearest")
+        >>> ds.to_netcdf("sweep.nc", engine="scipy")
+        """
+        from edujax.store import export
+
+        return export.to_xarray(self)
 
     @property
     def grid(self) -> Grid:
@@ -154,6 +194,7 @@ class SweepResult:
             "figures": dict(figures or {}),
             "outcome_colors": dict(self.outcome_colors),
             **self.info,
+            "recommendation": self.recommend().as_dict(),
         }
 
     def save(self, directory, figures: Mapping[str, str] | None = None) -> Path:
@@ -166,6 +207,7 @@ class SweepResult:
         examples = {k: v for k, v in self.examples.items() if k != "state"}
         arrays = {
             **{name: getattr(self, name) for name in ARRAY_FIELDS},
+            **({} if self.steps_to_target is None else {"steps_to_target": self.steps_to_target}),
             **{f"trace_index/{i}": index for i, index in enumerate(self.trace_index)},
             **{f"axis/{a.name}": a.values for a in self.axes},
             **{f"hparam/{k}": v for k, v in self.hparams.items()},
@@ -235,7 +277,7 @@ class SweepResult:
         )
         boundaries = [dict(b, value=arrays[f"boundary/{i}"]) for i, b in enumerate(summary["boundaries"])]
         known = {"experiment", "grid", "settings", "steps", "outcomes", "boundaries", "figures", "axes",
-                 "outcome_colors", "files"}
+                 "outcome_colors", "files", "recommendation"}
         examples = group("example/")
         states = group("example_state/")
         if states:
@@ -249,6 +291,7 @@ class SweepResult:
             final=group("final/"), examples=examples, boundaries=boundaries,
             info={**{k: v for k, v in summary.items() if k not in known}, **run},
             outcome_colors=summary.get("outcome_colors", dict(COLORS)), records=group("record/"),
+            steps_to_target=arrays.get("steps_to_target"),
         )
 
 

@@ -6,7 +6,7 @@ import pytest
 from matplotlib.image import imread
 
 import edujax as ej
-from edujax.report import plots
+from edujax.report import figures as figures_of
 
 LIMIT = 2.0  # gradient descent on ½x² is stable iff lr < 2
 
@@ -32,7 +32,7 @@ def test_classify_relabels_runs_and_the_new_outcome_survives_save_load_and_plots
     assert list(result.labels) == ["converged", "instant", "converged", "diverged"]
     assert list(result.counts) == [*ej.OUTCOMES, "instant"] and result.counts["instant"] == 1
     assert list(result.examples["outcome"]).count(len(ej.OUTCOMES)) == 1  # the new outcome gets its representative run
-    figures = plots.render(result, tmp_path, experiment)
+    figures = figures_of.render(result, tmp_path, experiment)
     result.save(tmp_path, figures)
     loaded = ej.SweepResult.load(tmp_path)
     assert loaded.outcome_colors == result.outcome_colors and list(loaded.labels) == list(result.labels)

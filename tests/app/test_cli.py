@@ -33,7 +33,7 @@ def test_sweep_then_plot_end_to_end(tmp_path):
         assert (out / "quadratic" / name).stat().st_size > 0
     summary = json.loads((out / "quadratic" / "summary.json").read_text())
     assert summary["settings"] == 18 and summary["steps"] == 30
-    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png"}
+    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png", "steps_to_target.png", "lrfind.png"}
     index = (out / "README.md").read_text()
     assert "quadratic/heatmap.png" in index and "quadratic/curves.png" in index
     assert 'id="exp-quadratic"' in (out / "index.html").read_text() and "index.html" in proc.stdout
@@ -78,8 +78,45 @@ def modules(tmp_path_factory):
                               ("slash.py", "a/b", "jnp.ones(2)"),
                               ("nan_start.py", "nan_start", "jnp.full(2, jnp.nan)")]:
         (folder / file).write_text(MODULE.format(name=name, start=start))
+    for file, arguments in MINIBATCH_MODULES.items():
+        (folder / file).write_text(MINIBATCH.format(arguments=arguments))
     (folder / "a_folder").mkdir()
     return folder
+
+
+MINIBATCH = """
+import jax.numpy as jnp
+import numpy as np
+import optax
+import edujax as ej
+
+x = np.linspace(-1, 1, 16, dtype=np.float32)[:, None]
+y = 3 * x[:, 0]
+loss = lambda w, h, b: jnp.mean((b[0] @ w - b[1]) ** 2)
+grid = ej.Grid(ej.logspace("learning_rate", 1e-2, 1.0, 3))
+common = dict(name="minibatch", params=lambda key, h: jnp.zeros(1), optimizer=lambda h: optax.sgd(h["learning_rate"]),
+              steps=5, global_min=0.0)
+experiment = ej.minimize({arguments}, **common)
+"""
+
+#: Minibatch experiment files with something wrong in them (issue 23, item 8): file -> minimize's arguments.
+MINIBATCH_MODULES = {
+    "mb_good.py": "loss=loss, data=(x, y), batch_size=4, grid=grid",
+    "mb_ragged.py": "loss=loss, data=(x, y[:10]), batch_size=4, grid=grid",
+    "mb_batch_zero.py": "loss=loss, data=(x, y), batch_size=0, grid=grid",
+    "mb_batch_negative.py": "loss=loss, data=(x, y), batch_size=-2, grid=grid",
+    "mb_batch_big.py": "loss=loss, data=(x, y), batch_size=17, grid=grid",
+    "mb_grid_zero.py": "loss=loss, data=(x, y), grid=ej.Grid(ej.values('batch_size', [0, 4])), "
+                       "defaults={'learning_rate': 0.1}",
+    "mb_grid_big.py": "loss=loss, data=(x, y), grid=ej.Grid(ej.values('batch_size', [4, 32])), "
+                      "defaults={'learning_rate': 0.1}",
+    "mb_nan.py": "loss=loss, data=(x, np.where(np.arange(16) == 3, np.nan, y)), batch_size=4, grid=grid",
+    "mb_eval_shape.py": "loss=loss, data=(x, y), eval_data=(np.ones((8, 2), np.float32), y[:8]), batch_size=4, "
+                        "grid=grid",
+    "mb_eval_nan.py": "loss=loss, data=(x, y), eval_data=(x, np.full(16, np.inf, np.float32)), batch_size=4, "
+                      "grid=grid",
+    "mb_no_batch.py": "loss=lambda w, h: jnp.sum(w ** 2), data=(x, y), batch_size=4, grid=grid",
+}
 
 
 def damage(path, how):
@@ -141,6 +178,25 @@ BAD_INPUTS = [
     (["sweep", "{modules}/escape.py"], "'../x' is not a valid experiment name", None),
     (["sweep", "{modules}/slash.py"], "'a/b' is not a valid experiment name", None),
     (["sweep", "{modules}/nan_start.py"], "is broken: its loss is nan at step 0", None),
+    # minibatch training (issue 23, item 8): the data, the batch size (default or grid value), the eval set, the loss
+    (["sweep", "{modules}/mb_ragged.py"], "data: its arrays disagree on the number of examples (10, 16)", None),
+    (["sweep", "{modules}/mb_batch_zero.py"], "batch_size must be a whole number from 1 to the data size 16, got 0",
+     None),
+    (["sweep", "{modules}/mb_batch_negative.py"], "batch_size must be a whole number from 1 to the data size 16",
+     None),
+    (["sweep", "{modules}/mb_batch_big.py"], "batch_size must be a whole number from 1 to the data size 16, got 17",
+     None),
+    (["sweep", "{modules}/mb_grid_zero.py"], "batch_size must be a whole number from 1 to the data size 16", None),
+    (["sweep", "{modules}/mb_grid_big.py"], "batch_size must be a whole number from 1 to the data size 16, got 32",
+     None),
+    (["sweep", "{modules}/mb_good.py", "--grid", "batch_size=4:64:2"],
+     "batch_size must be a whole number from 1 to the data size 16", None),
+    (["sweep", "{modules}/mb_good.py", "--grid", "batch_size=2:8:3:linear"],
+     "batch_size 5 is above the largest batch this experiment was built for (4)", None),
+    (["sweep", "{modules}/mb_nan.py"], "data holds non-finite values (NaN or inf)", None),
+    (["sweep", "{modules}/mb_eval_shape.py"], "eval_data must have the structure of data and the same shape", None),
+    (["sweep", "{modules}/mb_eval_nan.py"], "eval_data holds non-finite values", None),
+    (["sweep", "{modules}/mb_no_batch.py"], "with data=, loss must take (params, hparams, batch)", None),
     (["sweep", "quadratic", "--distributed"], "--distributed: could not join the other processes", None),
     (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2"], "go together", None),
     (["sweep", "quadratic", "--coordinator-address", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
@@ -217,14 +273,32 @@ def test_a_read_only_out_is_refused_before_the_sweep(existing_results, tmp_path)
 
 
 def test_a_failure_mid_write_leaves_the_old_result_whole(existing_results, monkeypatch):
-    from edujax.report import plots
+    from edujax.report import figures
 
     before = snapshot(existing_results)
 
     def broken_render(*args, **kwargs):
         raise KeyboardInterrupt  # as if Ctrl-C hit while drawing
 
-    monkeypatch.setattr(plots, "render", broken_render)
+    monkeypatch.setattr(figures, "render", broken_render)
     assert main(["sweep", "quadratic", *TINY, "--steps", "31", "--out", str(existing_results)]) == 130
     assert snapshot(existing_results) == before
     assert not [p for p in os.listdir(existing_results) if p.startswith(".")]
+
+
+def test_the_command_line_sweeps_the_grid_it_was_given(tmp_path):
+    """One process, the whole CLI (no distributed run needed): `edujax sweep --grid` saves the axes START → STOP
+    it was given, descending here, so a START/STOP swap anywhere between the option and the sweep shows."""
+    import json
+
+    from edujax.app import cli
+
+    out = tmp_path / "results"
+    code = cli.main(["sweep", "quadratic", "--grid", "learning_rate=0.3:0.003:3", "--grid", "start_angle=80:20:4",
+                     "--steps", "5", "--records", "5", "--out", str(out)])
+    assert code == 0
+    axes = np.load(out / "quadratic" / "sweep.npz", allow_pickle=False)
+    np.testing.assert_allclose(axes["axis/learning_rate"], [0.3, 0.03, 0.003], rtol=1e-6)
+    np.testing.assert_allclose(axes["axis/start_angle"], [80.0, 60.0, 40.0, 20.0])
+    summary = json.loads((out / "quadratic" / "summary.json").read_text())
+    assert [a["name"] for a in summary["axes"]] == ["learning_rate", "start_angle"] and summary["settings"] == 12

@@ -61,7 +61,7 @@ def test_redraw_of_an_experiment_swept_by_path_keeps_every_figure(tmp_path, monk
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["source"] == "../../elsewhere/by_path.py"  # relative to the result: survives moving both
     assert summary["about"].startswith("A parabola with a figure of its own")
-    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png", "finals.png"}
+    assert set(summary["figures"]) == {"heatmap.png", "measure.png", "curves.png", "lrfind.png", "finals.png"}
     before = snapshot(out, skip=("sweep.npz",))
 
     monkeypatch.chdir(tmp_path / "elsewhere")  # the source is found from the summary, not from the working folder

@@ -10,10 +10,11 @@ from edujax.core.errors import UserError
 def test_axes_run_from_start_to_stop_in_the_order_given():
     down = ej.linspace("momentum", 0.9, 0.0, 4, label="β")
     np.testing.assert_allclose(down.values, [0.9, 0.6, 0.3, 0.0], rtol=1e-6, atol=1e-7)
-    assert (down.values.dtype, down.scale, down.title, down.columns) == (np.float32, "linear", "β", ("momentum",))
+    # axes hold float64 (a sweep casts them to its precision): a float64 sweep gets the values asked for
+    assert (down.values.dtype, down.scale, down.title, down.columns) == (np.float64, "linear", "β", ("momentum",))
     lr = ej.logspace("lr", 1.0, 1e-3, 4)
     np.testing.assert_allclose(lr.values, [1.0, 1e-1, 1e-2, 1e-3], rtol=1e-6)
-    assert (lr.values.dtype, lr.scale, lr.title) == (np.float32, "log", "lr")
+    assert (lr.values.dtype, lr.scale, lr.title) == (np.float64, "log", "lr")
     np.testing.assert_allclose(ej.logspace("lr", 2.0, 8.0, 3).values, [2.0, 4.0, 8.0], rtol=1e-6)
     assert ej.logspace("lr", 0.5, 4.0, 1).values.tolist() == [0.5]
     assert ej.linspace("x", 2.0, 3.0, 3.0).values.tolist() == [2.0, 2.5, 3.0]  # a whole float counts
@@ -24,7 +25,7 @@ def test_axes_run_from_start_to_stop_in_the_order_given():
 
 def test_values_seeds_choices_and_points():
     v = ej.values("gamma", [3, 1, 2], scale="log", label="γ")
-    assert (v.values.tolist(), v.values.dtype, v.scale, v.title) == ([3.0, 1.0, 2.0], np.float32, "log", "γ")
+    assert (v.values.tolist(), v.values.dtype, v.scale, v.title) == ([3.0, 1.0, 2.0], np.float64, "log", "γ")
     s = ej.seeds(3, start=5)
     assert (s.name, s.values.tolist(), s.values.dtype, s.scale, s.title) == ("seed", [5, 6, 7], np.int32, "seed",
                                                                             "init seed")
@@ -34,7 +35,7 @@ def test_values_seeds_choices_and_points():
         [0, 1, 2], np.int32, "choice", ("sgd", "adam", "lion"), "optimizer")
     p = ej.points("start", [(0, 1.5), (2, 3)], columns=["x0", "y0"], label="start point")
     assert (p.values.tolist(), p.values.dtype, p.scale, p.columns, p.title) == (
-        [[0.0, 1.5], [2.0, 3.0]], np.float32, "points", ("x0", "y0"), "start point")
+        [[0.0, 1.5], [2.0, 3.0]], np.float64, "points", ("x0", "y0"), "start point")
     assert [p.value_label(0), c.value_label(2), v.value_label(0), ej.values("a", [0.123456]).value_label(0)] == [
         "(0, 1.5)", "lion", "3", "0.123"]
     assert len(p) == 2 and len(c) == 3

@@ -70,3 +70,48 @@ def test_zoom_windows_and_what_a_precision_resolves():
         finest = fractal.finest_width(0.0, 256, "log", dtype)
         assert finest * np.log(10) / 255 == pytest.approx(fractal.RESOLVE_ULPS * np.finfo(dtype).eps)
     assert fractal.finest_width(100.0, 11, "linear", np.float32) == pytest.approx(16 * 10 * 100 * 2.0**-23)
+
+
+def expected_sides(shape):
+    """1, 2, 4, … up to the power of two nearest (in log) to a quarter of the SHORTER side (at least 1)."""
+    quarter = max(min(shape) / 4, 1)
+    top = min(range(40), key=lambda k: abs(k - np.log2(quarter)))
+    return [2**k for k in range(top + 1)]
+
+
+def brute_force_count(mask, s):
+    """The fewest boxes of side s holding every True cell, over the box grid shifted by 0 or s // 2 on each axis:
+    the distinct boxes (⌊(i + di) / s⌋, ⌊(j + dj) / s⌋) of the True cells (i, j), counted one cell at a time."""
+    cells = np.argwhere(mask)
+    shifts = sorted({0, s // 2})
+    return min(len({((i + di) // s, (j + dj) // s) for i, j in cells}) for di in shifts for dj in shifts)
+
+
+@pytest.mark.parametrize("shape", [(32, 256), (256, 32), (48, 200), (200, 20), (7, 90), (3, 64)])
+def test_box_sides_follow_the_shorter_side_of_a_non_square_map(shape):
+    """Default box sides stop near a quarter of the shorter side, whichever axis it is (not the longer one)."""
+    rng = np.random.default_rng(sum(shape))
+    mask = rng.random(shape) < 0.05
+    found = fractal.box_dimension(mask)
+    assert found.sizes.tolist() == expected_sides(shape)
+    assert found.counts.tolist() == [brute_force_count(mask, s) for s in expected_sides(shape)]
+
+
+@pytest.mark.parametrize("shape", [(24, 72), (72, 24), (13, 50)])
+def test_box_counts_of_non_square_masks_match_a_cell_by_cell_count(shape):
+    """`box_counts` on non-square masks (random, and a diagonal that reaches the far corner) equals counting
+    the boxes of every True cell one by one."""
+    rng = np.random.default_rng(shape[0])
+    sizes = [1, 2, 3, 4, 5, 8]
+    corner = np.eye(*shape, k=shape[1] - shape[0], dtype=bool)
+    for mask in (rng.random(shape) < 0.1, np.eye(*shape, dtype=bool), corner):
+        assert fractal.box_counts(mask, sizes).tolist() == [brute_force_count(mask, s) for s in sizes]
+
+
+def test_a_straight_line_on_a_wide_map_has_dimension_one():
+    """A horizontal line across a 32 × 512 map: N(s) = 512 / s boxes, D = 1, over sides up to 8 (a quarter of 32)."""
+    mask = np.zeros((32, 512), bool)
+    mask[16, :] = True
+    found = fractal.box_dimension(mask)
+    assert found.sizes.tolist() == [1, 2, 4, 8] and found.counts.tolist() == [512, 256, 128, 64]
+    assert found.dimension == pytest.approx(1.0, abs=1e-9)

@@ -51,3 +51,20 @@ def test_replace_swaps_or_appends_an_axis():
 def test_bad_axes_are_user_errors(make, message):
     with pytest.raises(UserError, match=message):
         make()
+
+
+def test_the_grid_option_reads_start_then_stop():
+    """`--grid NAME=START:STOP:NUM` runs from START to STOP, in that order: a descending range stays descending,
+    on a log axis, a linear one and a default turned into an axis."""
+    from edujax.core.grid import parse_axis
+
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 8), ej.linspace("start_angle", 0.0, 90.0, 5))
+    lr = parse_axis("learning_rate=0.5:0.005:3", grid, {})
+    assert lr.scale == "log"
+    np.testing.assert_allclose(lr.values, [0.5, 0.05, 0.005], rtol=1e-6)
+    np.testing.assert_allclose(parse_axis("learning_rate=1e-3:1e-1:3", grid, {}).values, [1e-3, 1e-2, 1e-1], rtol=1e-6)
+    np.testing.assert_allclose(parse_axis("start_angle=90:0:4", grid, {}).values, [90.0, 60.0, 30.0, 0.0])
+    np.testing.assert_allclose(parse_axis("curvature=1:3:3", grid, {"curvature": 1.0}).values, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(parse_axis("curvature=8:1:4:log", grid, {"curvature": 1.0}).values, [8, 4, 2, 1],
+                               rtol=1e-6)
+

@@ -379,3 +379,26 @@ def test_classify_applies_the_criteria_it_is_given():
     records, hi, lo = reduce(100 * 0.98**t)  # ends at 3e-2, 3e-4 of its start
     assert classify(records, hi, lo, 0.0, RECORD_STEPS).tolist() == SLOW
     assert classify(records, hi, lo, 0.0, RECORD_STEPS, Criteria(rtol=1e-3)).tolist() == CONVERGED
+
+
+@pytest.mark.parametrize("share, windows, expected", [
+    (0.15, 25, 4),   # 3.75: to the nearest, not down (3)
+    (0.25, 27, 7),   # 6.75
+    (0.2, 13, 3),    # 2.6
+    (0.1, 17, 2),    # 1.7
+    (0.25, 25, 6),   # 6.25: to the nearest, not up (7)
+    (0.45, 9, 4),    # 4.05, and at most half the windows (4)
+    (0.45, 7, 3),    # 3.15
+    (0.01, 30, 1),   # 0.3: at least one window
+    (0.3, 1, 1),     # one window: the final part is that window
+])
+def test_final_windows_rounds_the_share_to_the_nearest_window(share, windows, expected):
+    """J = the share × windows rounded to the nearest whole window, at least 1 and at most half the windows:
+    checked against the table above and exact rational arithmetic (no product here is a tie)."""
+    from fractions import Fraction
+
+    product = Fraction(str(share)) * windows
+    assert product.denominator != 2  # a tie would make the rounding rule ambiguous
+    nearest = product.numerator * 2 // product.denominator - product.numerator // product.denominator  # ⌊x + ½⌋
+    assert max(1, min(nearest, max(1, windows // 2))) == expected
+    assert Criteria(window=share).final_windows(windows) == expected

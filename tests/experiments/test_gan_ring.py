@@ -46,17 +46,36 @@ def test_samples_off_the_modes_are_low_quality():
 
 
 def test_outcome_rules():
+    """Each rule on a constructed final quarter (13 records): a flat loss at 8, 5 and 0 modes, a steady fall,
+    a swing of 0.3 peak to trough about a flat line, a non-finite loss; then the noisy cases the rules must
+    not mistake for dynamics: sampling noise of std 0.02 (an EMA over 3,200 samples) about a flat level is
+    steady, and a fall of 0.01 buried in that noise is no trend."""
     rules = ring.outcome_colors
-    flat, falling, swinging = np.full(13, 0.2), np.linspace(0.6, 0.2, 13), 0.3 + 0.15 * (np.arange(13) % 2)
-    loss = np.stack([flat, flat, flat, falling, swinging, flat])
+    flat, falling, swinging = np.full(13, 0.2), np.linspace(0.6, 0.2, 13), 0.3 + 0.3 * (np.arange(13) % 2)
+    noise = 0.02 * np.random.default_rng(0).standard_normal(13)
+    loss = np.stack([flat, flat, flat, falling, swinging, flat, 0.3 + noise, 0.3 + noise - np.linspace(0, 0.01, 13)])
     runs = {
-        "loss": np.concatenate([np.ones((6, 38)), loss], axis=1), "hi": np.ones((6, 50)),
-        "final": {"modes": np.array([8, 5, 0, 8, 8, 8.0]), "quality": np.array([0.8, 0.8, 0.05, 0.8, 0.8, 0.8]),
-                  "d_loss": np.ones(6), "g_loss": np.ones(6)},
+        "loss": np.concatenate([np.ones((8, 38)), loss], axis=1), "hi": np.ones((8, 50)),
+        "final": {"modes": np.array([8, 5, 0, 8, 8, 8, 8, 0.0]),
+                  "quality": np.array([0.8, 0.8, 0.05, 0.8, 0.8, 0.8, 0.72, 0.0]),
+                  "d_loss": np.ones(8), "g_loss": np.ones(8)},
     }
-    runs["hi"][5, 20] = np.inf  # a loss of the last run was non-finite
-    codes = ring.classify(runs, np.zeros(6, np.int8))
-    assert [list(rules)[c] for c in codes] == ["converged", "mode_collapse", "slow", "slow", "oscillating", "diverged"]
+    runs["hi"][5, 20] = np.inf  # a loss of the sixth run was non-finite
+    codes = ring.classify(runs, np.zeros(8, np.int8))
+    assert [list(rules)[c] for c in codes] == ["converged", "mode_collapse", "off_data", "slow", "oscillating",
+                                               "diverged", "converged", "off_data"]
+
+
+def test_trend_fit_against_numpy_polyfit():
+    """The line through the records is the least-squares line (numpy.polyfit's), its fall the line's drop."""
+    rng = np.random.default_rng(1)
+    loss = 0.5 - 0.02 * np.arange(13) + 0.01 * rng.standard_normal((3, 13))
+    fall, se, swing = gan.trend(loss)
+    for row in range(3):
+        slope, intercept = np.polyfit(np.arange(13), loss[row], 1)
+        residuals = loss[row] - (slope * np.arange(13) + intercept)
+        assert fall[row] == pytest.approx(-slope * 12)
+        assert swing[row] == pytest.approx(residuals.max() - residuals.min())
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import optax
 import pytest
 
 import edujax as ej
+from edujax.report import figures as figures_of
 from edujax.app import registry
 from edujax.report import maps
 from edujax.report import page
-from edujax.report import plots
 from edujax.core.outcomes import COLORS, OUTCOMES
 
 
@@ -74,7 +74,7 @@ def results(tmp_path_factory, big):
     for experiment in (mixed, oned, faceted):
         result = ej.sweep(experiment)
         (out / experiment.name).mkdir()
-        figures = plots.render(result, out / experiment.name) if experiment is oned else {}
+        figures = figures_of.render(result, out / experiment.name) if experiment is oned else {}
         result.save(out / experiment.name, figures)
         swept[experiment.name] = result
     big.save(out / "quadratic")
@@ -427,4 +427,41 @@ def test_a_click_shows_the_clicked_runs_own_curve_at_every_step_when_stored(load
     (series,) = tab.evaluate("edujaxPage.then(maps => maps.quadratic.curves())")["series"]
     drawn = np.array([np.nan if v is None else v for v in series["values"]], dtype=float)
     np.testing.assert_allclose(np.log10(drawn), np.log10(maps.loss_gap(big.loss[i, j], 0.0)), atol=0.1)
+    assert errors == []
+
+
+def test_seeds_give_probabilities_and_a_1d_sweep_gives_curves(loaded):
+    """Hover: P(converged) with its Wilson interval from the cell's own seeds; the P view colours by it; below a
+    1-D sweep's map, stacked outcome shares and the measure's median with its min-max band, counted here."""
+    from edujax.store.probability import wilson_interval
+
+    tab, swept, errors = loaded
+    result = swept["mixed"]  # learning rate × optimizer × 3 seeds
+    converged = (result.outcome == OUTCOMES.index("converged")).sum(2)
+    api = "edujaxPage.then(maps => maps.mixed"
+    tab.evaluate(f"{api}.setView('probability'))")
+    for i, j in [(0, 0), (3, 1), (5, 0), (7, 1)]:
+        k = int(converged[i, j])
+        lo, hi = wilson_interval(k, 3)
+        hover(tab, "mixed", i, j)
+        assert f"P(converged): {k / 3:.2f} [{float(lo):.2f}, {float(hi):.2f}] (95 % Wilson; {k} of 3)" in tip(tab, "mixed")
+        ends = {0: "rgb(68,1,84)", 3: "rgb(253,231,37)"}  # viridis at 0 and 1
+        if k in ends:
+            assert tab.evaluate(f"{api}.colorAt({i}, {j}))") == ends[k]
+    assert "share of the 3 runs per cell that ended converged" in tab.locator("#exp-mixed .legend").inner_text()
+    charts = tab.evaluate(f"{api}.lines())")
+    assert len(charts) == 4  # shares and measure, for sgd and for heavy ball
+    for panel, (shares, measure) in enumerate([charts[:2], charts[2:]]):
+        codes = result.outcome[:, panel, :]
+        total = np.zeros(codes.shape[0])
+        for code in range(len(OUTCOMES)):
+            if (codes == code).any():
+                total = total + (codes == code).mean(1)
+                (series,) = [s for s in shares["series"] if s["label"] == OUTCOMES[code]]
+                np.testing.assert_allclose(series["values"], total, atol=1e-6)
+        median = [s for s in measure["series"] if s["label"] == "median"][0]["values"]
+        np.testing.assert_allclose(median, np.median(result.measure[:, panel, :].astype(np.float64), 1), rtol=1e-6)
+    (shares, measure) = tab.evaluate("edujaxPage.then(maps => maps.oned.lines())")
+    assert max(s["values"][0] for s in shares["series"]) == 1.0
+    assert tab.evaluate("edujaxPage.then(maps => maps.faceted.lines())") == []
     assert errors == []

@@ -222,11 +222,11 @@ def test_example_records_are_bounded_whatever_the_steps(quadratic):
 
 
 def test_no_examples_asked_means_no_extra_runs(quadratic, tmp_path):
-    from edujax.report import plots
+    from edujax.report import figures
 
     result = ej.sweep(quadratic, small_grid(), 20, examples_per_outcome=0)
     assert len(result.examples["index"]) == 0 and "loss" not in result.examples
-    plots.render(result, tmp_path)  # the curves figure is simply empty
+    figures.render(result, tmp_path)  # the curves figure is simply empty
     result.save(tmp_path)
     assert len(ej.SweepResult.load(tmp_path).examples["index"]) == 0
 

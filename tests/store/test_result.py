@@ -134,13 +134,14 @@ def test_in_a_notebook_a_result_is_its_map_a_figure_and_a_tidy_table(monkeypatch
 
     table = result.to_pandas()
     assert len(table) == 30 and list(table.columns) == [
-        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go",
+        "learning_rate", "curvature", "seed", "outcome", "measure", "steps_to_go", "steps_to_target",
         *(f"final_{m}" for m in result.final)]
     for i, j, s in [(0, 0, 0), (4, 1, 2), (2, 1, 0)]:
         row = table.iloc[(i * 2 + j) * 3 + s]  # C order over the grid
         assert row.learning_rate == result.axes[0].values[i] and row.curvature == ["one", "two"][j] and row.seed == s
         assert row.outcome == result.labels[i, j, s] and row.final_loss == result.final["loss"][i, j, s]
         assert row.measure == result.measure[i, j, s] and row.final_grad_norm == result.final["grad_norm"][i, j, s]
+        assert np.array_equal(row.steps_to_target, result.steps_to_target[i, j, s], equal_nan=True)
     assert table.outcome.value_counts().to_dict() == {k: v for k, v in result.counts.items()}
 
     monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed
@@ -220,6 +221,16 @@ def test_a_saved_result_holds_the_numbers_written_and_a_summary_of_them(tmp_path
         "axes": [{"name": "learning_rate", "scale": "log", "columns": ["learning_rate"], "label": "lr", "choices": []},
                  {"name": "seed", "scale": "seed", "columns": ["seed"], "label": "init seed", "choices": []}],
         "files": ["run.json", "summary.json", "sweep.npz"],
+        # lr 0.1: 2 of 3 seeds converged (> ½: the band is that one cell), fewer than 95 % anywhere, and no
+        # steps-to-target recorded (no fastest setting)
+        "recommendation": {
+            "rule": "band: consecutive learning rates around the fastest where > 50% of runs converge; "
+                    "lr95: largest learning rate where ≥ 95% converge",
+            "overall": {"setting": "overall", "band": [pytest.approx(0.1), pytest.approx(0.1)], "decades": 0.0,
+                        "lr95": None, "fastest": None, "steps": None, "converged": pytest.approx(1 / 3)},
+            "by": [], "rows_total": 1,
+            "rows": [{"setting": "overall", "band": [pytest.approx(0.1), pytest.approx(0.1)], "decades": 0.0,
+                      "lr95": None, "fastest": None, "steps": None, "converged": pytest.approx(1 / 3)}]},
     }
     assert repr(result) == ("SweepResult('unit', Grid(learning_rate[2] × seed[3]), 40 steps: converged 33%, slow 33%, "
                             "diverged 17%, stalled 17%)")
