@@ -22,6 +22,7 @@ by path, and it never deletes a figure it cannot redraw.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -48,8 +49,8 @@ from edujax.store.result import SweepResult, saved
 
 Log = Callable[[str], None]
 README = "README.md"
-#: How edujax recognises the index files it wrote (its own mark, or the first lines of an older results folder's
-#: files, so that such a folder is not refused): README.md here, index.html the page's.
+#: How edujax recognises the index files it wrote: its mark, or the first lines of an index written without the
+#: mark (such folders exist and must not be refused): README.md here, index.html the page's.
 INDEX_MARKS = {README: ("<!-- written by edujax", "# Results\n\nWritten by `make sweep`"), page.PAGE: page.MARKS}
 #: What `summary.json` calls the experiment's source file (relative to the result folder).
 SOURCE = "source"
@@ -179,10 +180,8 @@ def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> S
     name = job.experiment.name
     shown = job.experiment.steps if steps is None else steps
     say(f"{name}: {job.grid.size:,} settings × {shown} steps: compiling and running…")
-    try:
+    with _naming_the_file(job):
         result = sweep(job.experiment, job.grid, steps, checkpoint=out / ".partial", **options)
-    except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
-        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source else str(err)) from None
     info = result.info
     resumed = f" (resumed {info['resumed_chunks']} of {info['chunks']} chunks)" if info.get("resumed_chunks") else ""
     shares = ", ".join(f"{o} {n / result.outcome.size:.0%}" for o, n in result.counts.items() if n)
@@ -192,6 +191,23 @@ def _sweep(job: Job, out: Path, steps: int | None, options: dict, say: Log) -> S
     if recommendation:
         say(f"{name}: {recommendation.line()}")
     return result
+
+
+@contextlib.contextmanager
+def _naming_the_file(job: Job):
+    """Re-raise a UserError met while sweeping `job`'s experiment as one line that starts with the experiment's
+    file, and its line when the traceback reaches it (`registry.where`), for an experiment loaded from a file.
+
+    Whatever fails there is the experiment's to fix: its functions failing while traced (`tracing_user_code`
+    keeps that error as the cause, which gives the line), a loss or metric of the wrong shape, a start that is
+    NaN, a grid too large for memory. Options are checked before, so their errors name no file.
+    """
+    try:
+        yield
+    except UserError as err:
+        if not job.source:
+            raise
+        raise UserError(f"{registry.where(job.source, err)}: {err}") from None
 
 
 def check_output(out: Path, names: Sequence[str], *, replacing: Sequence[str] | None = None) -> None:
@@ -349,7 +365,7 @@ def _claim_index(out: Path) -> None:
 
 def find_experiment(folder: Path, result: SweepResult) -> tuple[Experiment | None, str]:
     """The experiment that made a saved result, from the source file its summary names
-    (older summaries: by name in `experiments/`); else None and why. A result of the
+    (a summary naming no source: by name in `experiments/`); else None and why. A result of the
     running script takes the script's own `experiment` (importing the script again
     would run its sweeps again)."""
     source = result.info.get(SOURCE)
@@ -445,19 +461,18 @@ def zoom(experiment: Experiment | str | Path, out: str | Path = "results", *, fr
     compile_cache.enable(cache)
     steps = None if steps is None else check_steps(steps)
     max_memory = devices.parse_bytes(max_memory) if isinstance(max_memory, str) else max_memory
-    axes, *_, cells, _, _ = zooming.plan(job.experiment, at, resolution)
+    zooming.check_options(frames, factor, precision, border)  # before the sweeps: their errors name no file
+    axes, centers, widths, _, cells, _, _ = zooming.plan(job.experiment, at, resolution)
+    zooming.check_resolution(axes, centers, widths, cells, frames, factor, precision)
     finest = {p: fractal.finest_width(0.0, cells[0], axes[0].scale, np.dtype(p)) for p in ("float32", "float64")}
     units = " decades" if axes[0].scale == "log" else ""
     say(f"zoom: computing in {precision}; on {cells[0]} cells float32 resolves windows down to "
         f"{finest['float32']:.1g}{units} of {axes[0].name}, float64 down to {finest['float64']:.1g}: deep zooms "
         "need float64 (--x64)")
-    try:
+    with _naming_the_file(job):
         result = zooming.zoom(job.experiment, frames=frames, factor=factor, at=at, resolution=resolution, steps=steps,
                               precision=precision, border=border, seed=seed, max_memory=max_memory,
                               report=None if report is None else (lambda k, frame: report(k, frame, axes)))
-    except UserError as err:  # the experiment's code failed while being traced: name its file (and line)
-        raise UserError(f"{registry.where(job.source, err)}: {err}" if job.source and err.__cause__
-                        else str(err)) from None
     with files.locked(out):
         zooming.save(result, out)
         write_index(out)

@@ -23,7 +23,6 @@ apart cell from cell; such a zoom is refused before anything runs.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -34,7 +33,7 @@ from edujax.core.errors import UserError
 from edujax.core.experiment import Experiment
 from edujax.core.experiment import check_precision as check_precision_name
 from edujax.core.grid import Axis, Grid
-from edujax.store.files import atomic_dir, atomic_write
+from edujax.store.files import atomic_dir, atomic_write, foreign, is_ours
 from edujax.store.zoom import MEASURES, WRITTEN, ZOOM_JSON, Frame, Zoom, zoom_axes
 from edujax.runner.sweep import sweep
 
@@ -129,6 +128,17 @@ def check_resolution(axes, centers, widths, cells, frames: int, factor: float, p
                                 f"than {precision} resolves ({finest:.2g}{units}): {hint}")
 
 
+def check_options(frames, factor, precision: str, border: str) -> None:
+    """Refuse (one line) a zoom's options that are wrong whatever the experiment."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise UserError(f"--frames must be a whole number ≥ 1, got {frames!r}")
+    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
+        raise UserError(f"--factor must be a number above 1, got {factor!r}")
+    check_precision_name(precision)
+    if border not in fractal.BORDERS:
+        raise UserError(f"--border must be one of {', '.join(fractal.BORDERS)}, got {border!r}")
+
+
 def zoom(
     experiment: Experiment,
     *,
@@ -159,13 +169,7 @@ def zoom(
     >>> z = ej.zoom(ej.load("fractal_boundary"), frames=3, at={"nonlinearity": "tanh"}, resolution=64)
     >>> z.median_dimension                                                 # doctest: +SKIP
     """
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise UserError(f"--frames must be a whole number ≥ 1, got {frames!r}")
-    if not (isinstance(factor, (int, float)) and np.isfinite(factor) and factor > 1):
-        raise UserError(f"--factor must be a number above 1, got {factor!r}")
-    check_precision_name(precision)
-    if border not in fractal.BORDERS:
-        raise UserError(f"--border must be one of {', '.join(fractal.BORDERS)}, got {border!r}")
+    check_options(frames, factor, precision, border)
     axes, centers, widths, followed, cells, fixed_axes, fixed = plan(experiment, at, resolution)
     check_resolution(axes, centers, widths, cells, frames, factor, precision)
     result = Zoom(experiment.name, axes, fixed, float(factor), steps or experiment.steps, precision, tuple(followed),
@@ -192,16 +196,15 @@ def zoom(
 def save(zoom: Zoom, out) -> Path:
     """Write the zoom into `out/<name>/`, whole or not at all: frames, GIF, strip, fits, json, arrays.
 
-    An existing `out/<name>/` is replaced only if it holds nothing but an earlier zoom's files.
+    An existing `out/<name>/` is replaced only if it is an empty folder or a real folder holding nothing but an
+    earlier zoom's files (`files.is_ours`).
     """
     from edujax.report.fractal_plots import animate, draw_dimensions, draw_frame, draw_strip  # matplotlib: only to save
 
     folder = Path(out) / zoom.name
-    if os.path.lexists(folder):
-        found = set(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else {folder.name}
-        if ZOOM_JSON not in found or found - set(WRITTEN):
-            raise UserError(f"{folder} exists and holds files edujax zoom did not write "
-                            f"({', '.join(sorted(found - set(WRITTEN))[:3]) or folder.name}): move it away")
+    if not is_ours(folder, holds=ZOOM_JSON, only=WRITTEN):
+        raise UserError(f"{folder} exists and holds files edujax zoom did not write "
+                        f"({', '.join(foreign(folder, WRITTEN)[:3])}): move it away")
     with atomic_dir(folder, checked=True) as tmp:
         (tmp / "frames").mkdir()
         for i in range(len(zoom.frames)):

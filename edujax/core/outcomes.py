@@ -99,8 +99,8 @@ In this order:
 
 A noisy run never gets ``oscillating``: without a trend, a bounded run that
 swings is what gradient noise looks like. ``noise_floor`` has code 6 and is
-part of a noisy experiment's palette only, so the codes of every
-deterministic experiment (and its extra outcomes) stay as they were.
+part of a noisy experiment's palette only, so a deterministic experiment's
+codes (and its extra outcomes') do not depend on whether noise exists.
 
 An experiment whose runs can fail in ways these rules cannot see (a GAN's
 mode collapse) names extra outcomes with their colours

@@ -45,10 +45,10 @@ def cpu_cores() -> int:
 def use_every_cpu_core() -> bool:
     """One JAX CPU device per core, so the grid is split over all of them.
 
-    XLA runs one device's training loop largely on one core; measured on a
-    2-core machine, two devices ran the quadratic sweep 1.6x and the MLP
-    sweep 1.8x faster than one. `import edujax` calls it, so the Python API,
-    the command line and `make bench` all decide it here, once. An explicit
+    XLA runs one device's training loop largely on one core, so a device per
+    core is what lets a sweep use every core (README, Performance). `import
+    edujax` calls it, so the Python API, the command line and `make bench`
+    all get the same device count from this one place. An explicit
     choice wins: `--xla_force_host_platform_device_count` in XLA_FLAGS,
     JAX_NUM_CPU_DEVICES, or `jax.config.update("jax_num_cpu_devices", n)`
     before importing edujax; and once JAX has started computing the device

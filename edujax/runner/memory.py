@@ -23,8 +23,8 @@ BATCH_MULTIPLE = 64
 #: On a CPU, each device trains its share of a chunk in blocks of runs whose
 #: step temporaries fit in about this much cache: every step of a network
 #: writes and reads activations for each run, and a block that stays in cache
-#: ran the width-8 network of `experiments/fractal_boundary.py` 2.5x faster
-#: than its whole chunk at once. Problems with small steps get one block.
+#: avoids a trip to memory for each of them (README, Performance). Problems
+#: with small steps get one block.
 CACHE_BYTES = 4 * 2**20
 #: On a CPU, chunks hold at most this many runs per device unless `chunk_size` says otherwise.
 CPU_CHUNK_RUNS = 1 << 16
@@ -98,7 +98,7 @@ def chunk_rows(n: int, chunk_size: int | None, max_memory: int | None, per_run: 
     if chunk_size is None:
         budget = devices.default_memory_budget() if max_memory is None else max_memory
         chunk_size = max(1, budget // max(per_run, 1)) * n_devices
-        if block:  # a CPU: chunks near its caches' size run faster (measured: 1.1-1.6x at 1M settings)
+        if block:  # a CPU: a chunk near its caches' size keeps its state there between steps (README, Performance)
             chunk_size = min(chunk_size, CPU_CHUNK_RUNS * n_devices)
     per_device = -(-max(1, min(int(chunk_size), n)) // (BATCH_MULTIPLE * n_devices)) * BATCH_MULTIPLE
     if block and per_device > block:

@@ -37,8 +37,7 @@ MAX_UNROLL = 16
 #: envelope (no batch of data, no matrix). Such steps fuse into one cheap
 #: loop over the batch, which unrolling speeds up; a step that reduces over
 #: data or multiplies matrices compiles nearly twice as long unrolled and
-#: runs slower (house prices, 500 steps: 9.9 s compile and 0.14 s run
-#: unrolled, 5.5 s and 0.07 s rolled).
+#: runs slower (README, Performance).
 UNROLL_MAX_STATE = 64
 
 #: The metrics kept at the first step: what the classifier reads there (the rest, e.g. a Newton step, is
@@ -142,8 +141,8 @@ def run_one(experiment: Experiment, plan: RecordPlan, dtype, keep_state: bool = 
     extra carried value would cost another pass of the fused window over the
     batch (XLA:CPU fuses each output separately, each re-running the window's
     steps). So the envelope travels as one complex number, hi + i·lo: one
-    output whose fusion computes the window's losses once for both (1.5-1.8×
-    the quadratic's throughput, measured against two float outputs).
+    output whose fusion computes the window's losses once for both, where two
+    float outputs would compute them twice (README, Performance).
     Non-finite losses need no flag of their own: they make the envelope
     non-finite (NaN through `maximum`, ±inf through `maximum`/`minimum`).
     """

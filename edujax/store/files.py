@@ -6,10 +6,11 @@ Everything edujax writes into a results folder (`--out`) goes through here:
   (`atomic_write`), and a result folder is built beside the old one and
   swapped in whole (`staging`, `swap_in`), so an interrupted run never leaves
   a half-written file or folder;
-- edujax overwrites only what it wrote: its `README.md` and `index.html`
-  carry a mark (the `marks` their writers pass to `claim`), its result folders a `summary.json`; anything else
-  makes it refuse with one line (`claim`), and files that a user put inside a
-  result folder are carried over into the new one;
+- edujax overwrites only what it wrote (`is_ours`, the one check): its
+  `README.md` and `index.html` carry a mark (the `marks` their writers pass to
+  `claim`), its result folders a `summary.json`, a comparison's and a zoom's
+  folders their data file; anything else makes it refuse with one line, and
+  files that a user put inside a result folder are carried over into the new one;
 - two edujax processes writing into the same folder take turns (`locked`).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +52,9 @@ def atomic_write(path: Path, write) -> None:
 def write_npz(f, arrays: dict, label: tuple[str, str] | None = None, compress: bool = True) -> None:
     """Write `arrays` ({name: array}) into the open file `f` as an `.npz` archive that `np.load`
     reads, compressed at zlib's fastest level (several times faster than `np.savez_compressed`,
-    a little larger), or stored as they are (`compress=False`: 25× faster again; a 16.8M-run
-    result's 440 MB in under a second). `label`: an extra text member (name, text)."""
+    a little larger), or stored as they are (`compress=False`: faster still, for results
+    too large to compress in reasonable time; README, Performance). `label`: an extra text member
+    (name, text)."""
     kind = dict(compression=zipfile.ZIP_DEFLATED, compresslevel=1) if compress else dict(compression=zipfile.ZIP_STORED)
     with zipfile.ZipFile(f, "w", **kind) as archive:
         if label is not None:
@@ -61,28 +64,57 @@ def write_npz(f, arrays: dict, label: tuple[str, str] | None = None, compress: b
                 np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
 
 
-def summary_of(folder: Path) -> dict | None:
-    """The `summary.json` of a result folder edujax wrote, or None if it is not one."""
+def summary_of(folder: Path, name: str = SUMMARY) -> dict | None:
+    """The `summary.json` (or the `name` file) of a folder edujax wrote: a JSON object naming its experiment,
+    or None if there is none."""
     try:
-        summary = json.loads((Path(folder) / SUMMARY).read_text())
+        summary = json.loads((Path(folder) / name).read_text())
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) and "experiment" in summary else None
 
 
-def is_ours(path: Path, marks: tuple[str, ...] = ()) -> bool:
-    """Whether edujax may replace `path`: it does not exist, or edujax wrote it (a result folder, or a file
-    whose first 4 KiB hold one of `marks`)."""
+def is_ours(path: Path, marks: tuple[str, ...] = (), *, holds: str = SUMMARY,
+            only: Collection[str] | None = None) -> bool:
+    """Whether edujax may replace `path`: the one ownership check for every file and folder it writes.
+
+    - Nothing there (not even a dangling link): ours.
+    - A symlink, wherever it points (even to something edujax wrote): never ours. The link is the user's,
+      and replacing the folder it names would replace the link itself.
+    - With `marks`, a file is expected (an index file): ours only as a regular file whose first 4 KiB hold
+      one of `marks`; a folder of that name is not.
+    - Without `marks`, a folder is expected: ours as a real folder that is empty (it holds nothing to lose,
+      so accepting it is safe), or that holds the `holds` file edujax wrote there (a JSON object naming
+      its experiment: a result's `summary.json`, a comparison's data, a zoom's `zoom.json`) and, when `only`
+      is given, nothing but names in `only` (a comparison and a zoom carry no user files over).
+    """
     path = Path(path)
     if not os.path.lexists(path):
         return True
-    if path.is_dir() and not path.is_symlink():
-        return summary_of(path) is not None
-    if marks and path.is_file() and not path.is_symlink():
+    if path.is_symlink():
+        return False
+    if marks:
+        if not path.is_file():
+            return False
         with open(path, "rb") as f:
             head = f.read(4096).decode("utf-8", "replace")
         return any(mark in head for mark in marks)
-    return False
+    if not path.is_dir():
+        return False
+    names = set(os.listdir(path))
+    if not names:
+        return True
+    return summary_of(path, holds) is not None and (only is None or names <= set(only))
+
+
+def foreign(path: Path, only: Collection[str]) -> list[str]:
+    """For a refusal's message: the names in the folder `path` besides `only`, or all of them when none
+    is foreign (the marking file is missing), or the path's own name when it is no real folder."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return [path.name]
+    names = sorted(os.listdir(path))
+    return [n for n in names if n not in set(only)] or names
 
 
 def claim(path: Path, marks: tuple[str, ...] = ()) -> None:
@@ -107,8 +139,9 @@ def check_writable(folder: Path) -> None:
 
 
 def own_files(folder: Path) -> set[str]:
-    """The names in a result folder that edujax wrote (its manifest, or for older
-    results its standard files and figures)."""
+    """The names in a result folder that edujax wrote: its standard files, the figures its
+    summary lists, and the manifest (`files`) when the summary has one (a summary without
+    it still names its figures)."""
     summary = summary_of(folder) or {}
     return {SUMMARY, ARRAYS, RUN_LOG, *summary.get("files", ()), *summary.get("figures", {})}
 
@@ -129,7 +162,8 @@ def swap_in(tmp: Path, final: Path, checked: bool = False) -> None:
     Files in `final` that edujax did not write (see `own_files`) are copied
     into the new folder first; a name clash with a new file refuses with one
     line and changes nothing. `checked`: the caller has already made sure that
-    `final` holds only what edujax wrote there (e.g. a comparison's two files).
+    `final` holds only what edujax wrote there (`is_ours` with `only`, as a
+    comparison and a zoom do).
     """
     tmp, final = Path(tmp), Path(final)
     if final.exists() and not checked:

@@ -4,8 +4,9 @@ import textwrap
 
 import pytest
 
-from edujax.app import registry
+from edujax.app import pipeline, registry
 from edujax.app.cli import main
+from edujax.core.errors import UserError
 
 
 def test_new_refuses_to_overwrite_or_a_bad_name(tmp_path, monkeypatch, capsys):
@@ -83,3 +84,16 @@ def test_a_broken_module_does_not_block_the_default_sweep(tmp_path, monkeypatch,
     assert "skipped: " in captured.out and "broken.py:5: syntax error" in captured.out
     assert "'nan_start' is broken: its loss is nan at step 0" in captured.out
     assert captured.err.count("\n") == 1 and "2 experiments skipped because broken: broken, nan_start" in captured.err
+
+
+def test_a_zoom_option_error_names_no_file(tmp_path):
+    """The zoom's options are checked before its sweeps: their errors do not blame the experiment's file, which
+    names only errors met while sweeping it (`pipeline._naming_the_file`, shared by sweep and zoom)."""
+    path = tmp_path / "mine.py"
+    path.write_text(textwrap.dedent(GOOD).lstrip())
+    for options, message in (({"frames": 0}, "--frames must be a whole number"),
+                             ({"factor": 1.0}, "--factor must be a number above 1"),
+                             ({"border": "nowhere"}, "--border must be one of")):
+        with pytest.raises(UserError) as refused:
+            pipeline.zoom(path, tmp_path / "results", cache=False, **options)
+        assert str(refused.value).startswith(message), refused.value
