@@ -9,7 +9,7 @@ and step count, in one process:
   jitted step (compiled once, hyperparameters passed as arrays): what a
   newcomer writes;
 - **one at a time**: one setting at a time, its whole run one jitted
-  `lax.scan` (`trace.replay`): edujax minus the vmap;
+  `lax.scan` (`ej.replay`): edujax minus the vmap;
 - **plain vmap**: the whole grid as one plain `jit(vmap(lax.scan(step)))`
   returning every step's loss (what a PureJaxRL-style script keeps), split
   over the devices the same way: edujax minus its record windows and
@@ -23,24 +23,30 @@ and step count, in one process:
   step's loss kept and stacked at the end;
 - for a workload with an optional measurement (the sharpness), the same
   sweep without it, timed alternately with it: the measurement's cost;
-- for neural workloads, achieved FLOP/s (XLA's cost analysis of one step of
-  one setting, times settings × steps, over the run time) as a share of this
-  machine's matmul peak, measured in the same run; and, as the ceiling for
-  networks this small, the share reached by the workload's dominant product
-  alone (each setting's rows × width @ width × width, vmapped over the same
-  batch of settings and split over the devices as a sweep is).
+- for neural workloads, the share of this machine's matmul peak the sweep
+  reaches (see `matmul_peak` and `step_flops` for what is counted and how);
+  and, as the ceiling for networks this small, the share reached by the
+  workload's dominant product alone (each setting's rows × width @ width ×
+  width, vmapped over the same batch of settings and split over the devices
+  as a sweep is).
 
 The two per-setting baselines time a sample of settings and scale to the grid.
 
 Prints one table and writes `results/benchmark.json` and `results/benchmark.png`.
 Ratios are the headline: absolute times move with the machine's load.
+
+The script uses only edujax's public API (`edujax.__all__` and `SweepResult`'s
+fields and info): what it rebuilds by hand (the hyperparameter columns, the
+padding and device split of a grid) is what a user's own script would do.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import functools
+import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,16 +57,15 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from edujax.app import registry
-from edujax.app.cli import Parser, positive
-from edujax.core import landscapes
-from edujax.core.errors import UserError
-from edujax.core.grid import Grid, linspace, logspace
-from edujax.runner import devices
-from edujax.runner import sweep as runner
-from edujax.runner import trace
-from edujax.runner import memory
-from edujax.store.files import atomic_write
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+import edujax as ej  # gives JAX one CPU device per core, as every sweep runs
+
+#: The experiments benchmarked, by file stem.
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+#: A sweep pads its batch to a multiple of this many runs per device (so every run takes the same vectorised
+#: code path); the baselines pad the grid the same way, so they do the same work.
+RUNS_PER_DEVICE_MULTIPLE = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +79,51 @@ class Workload:
     without: Callable | None = None
 
 
+def available() -> dict[str, Path]:
+    """The experiment files in `experiments/`, by name."""
+    return {path.stem: path for path in sorted(EXPERIMENTS.glob("*.py")) if not path.name.startswith("_")}
+
+
+def experiment_module(name: str):
+    """An experiment's module, imported from its file (for its constants, or to `make` a variant)."""
+    module_name = f"bench_experiment_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, available()[name])
+    module = sys.modules[module_name] = importlib.util.module_from_spec(spec)  # dataclasses look it up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def load(name: str) -> ej.Experiment:
+    return ej.load(str(available()[name]))
+
+
+def grid_columns(experiment: ej.Experiment, grid: ej.Grid) -> dict[str, np.ndarray]:
+    """One column per hyperparameter, as a sweep builds them: the grid's, then the experiment's defaults;
+    integer columns (choices, seeds) as int32, the rest float32."""
+    columns = grid.columns()
+    for name, value in experiment.defaults.items():
+        columns.setdefault(name, np.full(grid.size, value, np.float64))
+    return {name: col.astype(np.int32 if col.dtype.kind in "iu" else np.float32) for name, col in columns.items()}
+
+
+def setting_key(key, hparams):
+    """A setting's PRNG key as a sweep derives it: the sweep's key with the `seed` column folded in."""
+    return jax.random.fold_in(key, hparams["seed"]) if "seed" in hparams else key
+
+
+def padded_size(settings: int) -> int:
+    """Runs in a one-chunk batch of `settings`: padded to a whole multiple per device."""
+    multiple = RUNS_PER_DEVICE_MULTIPLE * jax.device_count()
+    return -(-settings // multiple) * multiple
+
+
+def row_sharding() -> NamedSharding:
+    """The leading (settings) axis split over every device, as a sweep splits its grid."""
+    return NamedSharding(Mesh(np.asarray(jax.devices()), ("grid",)), PartitionSpec("grid"))
+
+
 def _quadratic_module(name):
-    return registry.load_module(registry.available()[name])
+    return experiment_module(name)
 
 
 def numpy_gd(columns, steps):
@@ -133,7 +181,7 @@ def numpy_heavy_ball(columns, steps):
 
 def numpy_bumpy_bowl(columns, steps):
     """Gradient descent in the grooved bowl, its gradient written out by hand."""
-    a, k, s = float(landscapes.BUMPY["a"]), float(landscapes.BUMPY["k"]), float(landscapes.BUMPY["s"])
+    a, k, s = float(ej.landscapes.BUMPY["a"]), float(ej.landscapes.BUMPY["k"]), float(ej.landscapes.BUMPY["s"])
     angle, lr = np.deg2rad(30.0), columns["learning_rate"]
     x, y = columns["start_distance"] * np.cos(angle), columns["start_distance"] * np.sin(angle)
 
@@ -174,43 +222,64 @@ def time_best(fn, repeats: int) -> float:
     return best
 
 
-def matmul_peak(repeats: int = 5, min_seconds: float = 0.02) -> tuple[float, int]:
-    """FLOP/s of a jitted float32 n × n matmul, the machine's practical peak, and n.
+def xla_flops(fn, *args) -> float:
+    """FLOPs of one call of `fn` on `args` (unsharded), by XLA's cost analysis of the compiled program.
 
-    n doubles from 1024 until one product takes `min_seconds`, so that on a
-    fast accelerator the figure is not bounded by dispatch (n = 2048 on a
-    2-core CPU).
+    Only straight-line programs give the whole count: the analysis counts a loop's body once, whatever its
+    trip count, and reports one device's share of a program split over several.
     """
-    matmul, n = jax.jit(lambda a: a @ a), 1024
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+
+# What "share of the matmul peak" means. The numerator is the training work a sweep cannot avoid: every
+# setting's state update and loss at every step (`step_flops`, counted by XLA itself), over the sweep's run time
+# (compile excluded). Records, the loss envelope and judging are not counted, so it is a lower bound of the
+# arithmetic done. The denominator is what this machine's matmul units give to the same devices the sweep runs
+# on, all busy at once (`matmul_peak`). So the share is at most ~100 % (up to timing noise): the fraction of
+# the hardware's dense-matmul rate the sweep turns into training. Networks this small stay far below it, since
+# their products are tiny; `product_chain_rate` gives the ceiling for such products, batched as the sweep is.
+def matmul_peak(repeats: int = 5, min_seconds: float = 0.02, max_bytes: int = 2**32) -> tuple[float, int]:
+    """FLOP/s of float32 n × n matmuls run on every device at once, the machine's practical peak, and n.
+
+    A sweep splits its grid over every device (on a CPU, edujax's one device
+    per core), so the peak does too: a batch of one n × n product per device,
+    split over the devices like a sweep's grid, one jitted call, best of
+    `repeats`. (Timed on one device, the figure would be one core's where
+    a device's kernels run on one thread, and the whole machine's where the
+    devices share a thread pool: no fixed relation to what a sweep can use.)
+    Each product is 2n³ FLOPs (what XLA's cost analysis counts for it).
+    n doubles from 1024 until one call takes `min_seconds`, so that on a fast
+    accelerator the figure is not bounded by dispatch, or until the operands
+    would exceed `max_bytes`.
+    """
+    count, matmul, n = jax.device_count(), jax.jit(jax.vmap(lambda a: a @ a)), 1024
     while True:
-        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+        a = jax.device_put(jax.random.normal(jax.random.key(0), (count, n, n), jnp.float32), row_sharding())
         matmul(a).block_until_ready()
         seconds = time_best(lambda: matmul(a).block_until_ready(), repeats)
-        if seconds >= min_seconds or n >= 16384:
-            return 2 * n**3 / seconds, n
+        del a
+        if seconds >= min_seconds or n >= 16384 or 3 * count * (2 * n) ** 2 * 4 > max_bytes:
+            return count * 2 * n**3 / seconds, n
         n *= 2
 
 
-def runner_batch(settings: int) -> int:
-    """How many runs a one-chunk sweep of `settings` computes (padded for equal work per device)."""
-    return memory.chunk_rows(settings, settings, None, 0, jax.device_count())
-
-
-def product_chain_rate(settings: int, rows: int, width: int, steps: int = 200, repeats: int = 5) -> float:
+def product_chain_rate(batch: int, rows: int, width: int, steps: int = 200, repeats: int = 5) -> float:
     """FLOP/s of a network's dominant matmul alone, batched as a sweep batches it.
 
     Per setting, `steps` times x ← tanh(x @ w) with x rows × width and its own
-    w width × width, vmapped over `settings` (padded as the runner pads them)
-    and split over the devices: what the hardware gives such small products.
+    w width × width, vmapped over `batch` settings (the sweep's batch, padding
+    included) and split over the devices: what the hardware gives such small
+    products. FLOPs: XLA's count of one link for one setting (2·rows·width²)
+    times batch × steps.
     """
-    batch = runner_batch(settings)
-    sharding = devices.row_sharding(devices.grid_mesh())
     x_key, w_key = jax.random.split(jax.random.key(0))
-    x = jax.device_put(jax.random.normal(x_key, (batch, rows, width)), sharding)
-    w = jax.device_put(jax.random.normal(w_key, (batch, width, width)) / np.sqrt(width), sharding)
+    x = jax.device_put(jax.random.normal(x_key, (batch, rows, width)), row_sharding())
+    w = jax.device_put(jax.random.normal(w_key, (batch, width, width)) / np.sqrt(width), row_sharding())
+    link = xla_flops(lambda x, w: jnp.tanh(x @ w), x[0], w[0])
     chain = jax.jit(jax.vmap(lambda x, w: jax.lax.scan(lambda h, _: (jnp.tanh(h @ w), None), x, None, steps)[0]))
     chain(x, w).block_until_ready()
-    return 2 * batch * rows * width**2 * steps / time_best(lambda: chain(x, w).block_until_ready(), repeats)
+    return link * batch * steps / time_best(lambda: chain(x, w).block_until_ready(), repeats)
 
 
 def sample_rows(columns, sample: int) -> list[dict]:
@@ -224,7 +293,7 @@ def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     init, step = jax.jit(experiment.init), jax.jit(experiment.step)
 
     def one(hparams):
-        state = init(trace.setting_key(jax.random.key(0), hparams), hparams)
+        state = init(setting_key(jax.random.key(0), hparams), hparams)
         for _ in range(steps + 1):
             state, metrics = step(state, hparams)
         jax.block_until_ready(metrics)
@@ -235,22 +304,23 @@ def python_loop_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
 
 def one_at_a_time_rate(experiment, rows, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of whole jitted runs, one setting per call (edujax minus the vmap)."""
-    alone = jax.jit(lambda hparams: trace.replay(experiment, hparams, steps)[1]["loss"])
+    alone = jax.jit(lambda hparams: ej.replay(experiment, hparams, steps)[1]["loss"])
     jax.block_until_ready(alone(rows[0]))  # compile outside the timing
     return len(rows) * steps / time_best(lambda: [jax.block_until_ready(alone(row)) for row in rows], repeats)
 
 
-def grid_on_devices(columns):
-    """The whole grid's columns, padded as the runner pads and split over the devices as a sweep is."""
+def grid_on_devices(columns, batch: int | None = None):
+    """The whole grid's columns, padded to `batch` runs (default: as a one-chunk sweep pads them) by repeating
+    the last setting, and split over the devices as a sweep splits them."""
     n = len(next(iter(columns.values())))
-    rows = np.minimum(np.arange(runner_batch(n)), n - 1)
-    return devices.put_rows(columns, rows, devices.row_sharding(devices.grid_mesh()))
+    rows = np.minimum(np.arange(padded_size(n) if batch is None else batch), n - 1)
+    return {name: jax.device_put(np.asarray(col)[rows], row_sharding()) for name, col in columns.items()}
 
 
 def plain_vmap_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     """settings·steps/s of the grid as one plain jit(vmap(scan)) returning every step's loss."""
     n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
-    plain = jax.jit(jax.vmap(lambda hparams: trace.replay(experiment, hparams, steps)[1]["loss"]))
+    plain = jax.jit(jax.vmap(lambda hparams: ej.replay(experiment, hparams, steps)[1]["loss"]))
     jax.block_until_ready(plain(hparams))  # compile outside the timing
     return n * steps / time_best(lambda: jax.block_until_ready(plain(hparams)), repeats)
 
@@ -262,7 +332,7 @@ def bare_rate(experiment, columns, steps: int, repeats: int = 1) -> float:
     n, hparams = len(next(iter(columns.values()))), grid_on_devices(columns)
 
     def train(h):
-        start = experiment.init(trace.setting_key(jax.random.key(0), h), h)
+        start = experiment.init(setting_key(jax.random.key(0), h), h)
         return jax.lax.scan(lambda state, _: (experiment.step(state, h)[0], None), start, None, length=steps)[0]
 
     bare = jax.jit(jax.vmap(train))
@@ -279,7 +349,7 @@ def notebook_loop(experiment, columns, steps: int):
     every step, (padded settings, steps + 1), compiled on its first call.
     """
     hparams = grid_on_devices(columns)
-    init = jax.jit(jax.vmap(lambda h: experiment.init(trace.setting_key(jax.random.key(0), h), h)))
+    init = jax.jit(jax.vmap(lambda h: experiment.init(setting_key(jax.random.key(0), h), h)))
     step = jax.jit(jax.vmap(experiment.step), donate_argnums=0)
 
     def run():
@@ -303,24 +373,37 @@ def notebook_loop_rate(experiment, columns, steps: int, reference, repeats: int 
 
 
 def step_flops(experiment, hparams) -> float:
-    """FLOPs of one training step of one setting, by XLA's cost analysis."""
+    """FLOPs a sweep spends on one training step of one setting, by XLA's cost analysis.
+
+    The step is analysed as a sweep runs it between records: keeping only the
+    new state and the loss (the envelope's input), so XLA drops every other
+    metric, as it does inside the sweep. Counting the whole step would count
+    work the sweep never does: `minimize`'s Newton-gain metric alone runs
+    conjugate-gradient Hessian-vector products worth several steps, computed
+    only where a record keeps it. The step is analysed alone because the analysis
+    counts a scan's body once (see `xla_flops`).
+    """
     state = experiment.init(jax.random.key(0), hparams)
-    cost = jax.jit(experiment.step).lower(state, hparams).compile().cost_analysis()
-    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+    def trained(state, hparams):
+        state, metrics = experiment.step(state, hparams)
+        return state, metrics["loss"]
+
+    return xla_flops(trained, state, hparams)
 
 
 def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
-    experiment = registry.load(workload.experiment)
+    experiment = load(workload.experiment)
     grid, steps = experiment.grid, experiment.steps
-    columns = runner.hparam_columns(experiment, grid)
-    timed = functools.partial(runner.sweep, experiment, examples_per_outcome=0)  # no example re-runs: untimed work
+    columns = grid_columns(experiment, grid)
+    timed = functools.partial(ej.sweep, experiment, examples_per_outcome=0)  # no example re-runs: untimed work
     first = timed()
     neural = workload.product is not None or workload.without is not None
     repeats = 1 if neural else repeats  # minutes each on a CPU: one timing is plenty
     run_s, reference_s = first.info["run_s"], float("inf")
     if workload.without is not None:  # the same sweep without the measurement, timed alternately: best of three each
-        without = workload.without(registry.load_module(registry.available()[workload.experiment]))
-        reference = functools.partial(runner.sweep, without, examples_per_outcome=0)
+        without = workload.without(experiment_module(workload.experiment))
+        reference = functools.partial(ej.sweep, without, examples_per_outcome=0)
         repeats, reference_s = 3, reference().info["run_s"]  # run_s never includes the compile
     for _ in range(repeats - 1):
         run_s = min(run_s, timed().info["run_s"])
@@ -355,9 +438,10 @@ def measure(workload: Workload, repeats: int, sample: int, peak: float) -> dict:
     if workload.without is not None:
         row.update(without_rate=work / reference_s, vs_without=reference_s / run_s)
     if workload.product is not None:
-        flops = step_flops(experiment, rows[0]) * work
-        ceiling = product_chain_rate(grid.size, *workload.product)
-        row.update(flops_per_s=flops / run_s, share_of_matmul_peak=flops / run_s / peak,
+        per_step = step_flops(experiment, rows[0])
+        ceiling = product_chain_rate(first.info["chunk_size"], *workload.product)  # the sweep's own batch
+        row.update(step_flops=per_step, flops_per_s=per_step * work / run_s,
+                   share_of_matmul_peak=per_step * work / run_s / peak,
                    product_shape=list(workload.product), product_share_of_peak=ceiling / peak)
     return row
 
@@ -371,12 +455,12 @@ def scaling(sides=SCALING_SIDES, steps: int = 100, repeats: int = 3) -> list[dic
     """Throughput against grid size on the quadratic: edujax's whole sweep (classification and every
     host-side step included, compile excluded) and the in-place NumPy loop, each the best of `repeats`,
     timed alternately in one process."""
-    experiment = registry.load("quadratic")
+    experiment = load("quadratic")
     rows = []
     for side in sides:
-        grid = Grid(logspace("learning_rate", 1e-4, 1.0, side), linspace("start_angle", 0.0, 90.0, side))
-        columns = runner.hparam_columns(experiment, grid)
-        timed = functools.partial(runner.sweep, experiment, grid, steps, examples_per_outcome=0)
+        grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, side), ej.linspace("start_angle", 0.0, 90.0, side))
+        columns = grid_columns(experiment, grid)
+        timed = functools.partial(ej.sweep, experiment, grid, steps, examples_per_outcome=0)
         timed()  # compile outside the timing
         final, edujax_s, numpy_s = {}, float("inf"), float("inf")
         for _ in range(repeats):
@@ -433,24 +517,44 @@ def table_line(row: dict) -> str:
             f" {row['vs_plain_vmap']:7.2f} {numpy_ratio} {notebook_ratio} {share} {alone}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Mistakes in the options are one line (a `UserError`), not a usage dump."""
+
+    def error(self, message):
+        raise ej.UserError(message)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return int(text)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file beside it, so a reader never sees half of it."""
+    part = path.with_name(f".{path.name}.part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
 def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
     """The options, and the workloads to run: those asked for, else every one present."""
-    parser = Parser(prog="benchmarks/bench.py", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="results", help="where benchmark.json and benchmark.png go")
-    parser.add_argument("--repeats", type=positive, default=3, help="edujax runs per workload (best is kept)")
-    parser.add_argument("--sample", type=positive, default=4, help="settings timed for the Python-loop baseline")
+    parser.add_argument("--repeats", type=_positive, default=3, help="edujax runs per workload (best is kept)")
+    parser.add_argument("--sample", type=_positive, default=4, help="settings timed for the Python-loop baseline")
     parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="just these workloads, by experiment name")
-    parser.add_argument("--scaling", nargs="*", type=positive, default=list(SCALING_SIDES), metavar="SIDE",
+    parser.add_argument("--scaling", nargs="*", type=_positive, default=list(SCALING_SIDES), metavar="SIDE",
                         help="grid sides of the quadratic's scaling rows (default: 256 1024 4096; none: skip them)")
-    parser.add_argument("--scaling-steps", nargs="+", type=positive, default=list(SCALING_STEPS), metavar="STEPS",
+    parser.add_argument("--scaling-steps", nargs="+", type=_positive, default=list(SCALING_STEPS), metavar="STEPS",
                         help="step counts of the scaling rows (default: 100 500)")
     args = parser.parse_args(argv)
-    present = [w for w in WORKLOADS if w.experiment in registry.available()]
+    present = [w for w in WORKLOADS if w.experiment in available()]
     if args.only:
         unknown = sorted(set(args.only) - {w.experiment for w in present})
         if unknown:
             names = ", ".join(w.experiment for w in present)
-            raise UserError(f"no workload for {', '.join(unknown)} (workloads: {names})")
+            raise ej.UserError(f"no workload for {', '.join(unknown)} (workloads: {names})")
         present = [w for w in present if w.experiment in args.only]
     return args, present
 
@@ -458,7 +562,7 @@ def parse(argv) -> tuple[argparse.Namespace, list[Workload]]:
 def main(argv=None) -> int:
     try:
         args, present = parse(argv)
-    except UserError as err:
+    except ej.UserError as err:
         print(f"edujax.bench: error: {err}", file=sys.stderr)
         return 2
     peak, peak_n = matmul_peak()
@@ -493,7 +597,7 @@ def main(argv=None) -> int:
     report = {"scaling": grow, "device": f"{device.platform}: {device.device_kind}", "devices": jax.device_count(),
               "jax_version": jax.__version__, "matmul_peak_flops": peak, "matmul_peak_size": peak_n,
               "workloads": rows}
-    atomic_write(out / "benchmark.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
+    write_atomically(out / "benchmark.json", json.dumps(report, indent=2).encode())
     chart(rows, out / "benchmark.png")
     print(f"wrote {out}/benchmark.json and {out}/benchmark.png")
     return 0
