@@ -106,6 +106,16 @@ An experiment whose runs can fail in ways these rules cannot see (a GAN's
 mode collapse) names extra outcomes with their colours
 (`Experiment.extra_outcomes`, codes numbered after the standard six) and
 relabels runs with its own documented rules (`Experiment.classify`).
+
+Two public verbs, and where each runs. `summarize` reduces one run's records
+to the dozen numbers the rules read, with exact operations only: the sweep
+calls it per run, under its vmap (`edujax.runner.chunks`). The rules run on
+the whole batch, in the same compiled function, after it: `_judge` composes
+one small function per rule (`_diverged`, `_converged`, `_stopped`,
+`_stationary`, `_settling`, `_improving` and `_shrinking`; `_noisy_outcome`
+for noisy runs) in the order above, and computes `steps_to_go` and `measure`.
+`classify` does both stages for NumPy users, on records they hold, and
+returns the outcome codes.
 """
 from __future__ import annotations
 
@@ -183,35 +193,8 @@ class Criteria:
         return max(1, min(int(round(self.window * windows)), max(1, windows // 2)))
 
 
-def assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), *,
-           grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
-    """Judge runs by the rules of this module's docstring: ``{"outcome", "measure", "steps_to_go"}``.
-
-    Arrays have leading run axes and are reduced along the last one:
-    loss (..., R + 1) at `record_steps`; hi, lo (..., R) the loss's largest and
-    smallest value in each record window; grad0, grad the gradient norm at the
-    first and last step, newton what a Newton step would still remove at the
-    last step, ½gᵀH⁻¹g (NaN or None: not recorded; inf: the loss curves down
-    there); frozen: one more update changes no bit of the state;
-    moved: that update's size relative to the state's (None: not recorded);
-    noisy: which runs are judged by the rules for noisy runs (None: none).
-    Written with `jax.numpy`, so the runner evaluates it inside the compiled
-    sweep; it also takes NumPy arrays.
-
-    >>> import numpy as np
-    >>> t = np.arange(101.0)
-    >>> curve = 10 * 0.9 ** t                               # a fast geometric decay, 10 windows of 10 steps
-    >>> hi, lo = curve[:-1].reshape(10, 10).max(1), curve[1:].reshape(10, 10).min(1)
-    >>> OUTCOMES[int(assess(curve[::10], hi, lo, 0.0, t[::10])["outcome"])]
-    'converged'
-    """
-    summary = summarize(loss, hi, lo, global_min, criteria, None if noisy is None else record_steps)
-    return decide(summary, record_steps, criteria, grad0=grad0, grad=grad, newton=newton, frozen=frozen,
-                  moved=moved, noisy=noisy)
-
-
 def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_steps=None) -> dict:
-    """The few numbers per run that `decide` reads from its records (the first stage of `assess`).
+    """The few numbers per run that the rules read from its records: the first of the two stages of `classify`.
 
     Exact operations only (slices, subtractions, comparisons, maxima, minima
     and one sum in a fixed order), so a run's summary has the same bits
@@ -220,7 +203,7 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_
     Gaps are measured from `global_min` (f*): g0, gT the first and last gap.
     With `record_steps` the summary also holds what the rules for noisy runs
     read: the gap's fitted trend over the last 2J windows, its standard error
-    and the level (see `trend`).
+    and the level (see `_trend`).
 
     >>> import numpy as np
     >>> curve = np.array([4.0, 2.0, 1.0])                   # two windows of one step each
@@ -241,7 +224,7 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_
     m = max(1, (windows - before) // 2)
     earlier = top[max(0, windows - 2 * J):windows - J]  # the J windows before the final part
     finite_windows = jnp.isfinite(hi) & jnp.isfinite(lo)
-    noisy = {} if record_steps is None else trend(gap, record_steps, J)
+    noisy = {} if record_steps is None else _trend(gap, record_steps, J)
     return {**noisy,
         "g0": gap[0], "gT": gap[-1], "g_part": gap[-J - 1],
         "finite": jnp.isfinite(loss).all(0) & finite_windows.all(0),
@@ -258,7 +241,247 @@ def summarize(loss, hi, lo, global_min, criteria: Criteria = Criteria(), record_
     }
 
 
-def trend(gap, record_steps, J: int) -> dict:
+def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:
+    """Outcome codes (indices into `OUTCOMES`) of runs along the leading axes, as NumPy: `summarize`, then the
+    rules of this module's docstring on the batch.
+
+    Arrays have leading run axes and are reduced along the last one:
+    loss (..., R + 1) at `record_steps`; hi, lo (..., R) the loss's largest and
+    smallest value in each record window. `runs` (keyword arguments, each
+    broadcast to the runs): grad0, grad the gradient norm at the first and the
+    last step, newton what a Newton step would still remove at the last step,
+    ½gᵀH⁻¹g (NaN or None: not recorded; inf: the loss curves down there);
+    frozen: one more update changes no bit of the state; moved: that update's
+    size relative to the state's (None: not recorded); noisy: which runs are
+    judged by the rules for noisy runs (None: none).
+
+    >>> import numpy as np
+    >>> t = np.arange(101.0)
+    >>> curve = 2 + np.cos(2.0 * t)                         # bounded, swinging every step, never settling
+    >>> ends = np.stack([curve[:-1], curve[1:]])            # each window's steps, both ends included
+    >>> hi, lo = ends.max(0).reshape(10, 10).max(1), ends.min(0).reshape(10, 10).min(1)
+    >>> OUTCOMES[int(classify(curve[::10], hi, lo, 0.0, t[::10]))]
+    'oscillating'
+    """
+    return np.asarray(_assess(loss, hi, lo, global_min, record_steps, criteria, **runs)["outcome"])
+
+
+def _assess(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), *,
+            grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
+    """`classify`'s judgement in full, ``{"outcome", "measure", "steps_to_go"}``: `summarize`, then `_judge`.
+    Arguments as `classify`'s; written with `jax.numpy` (it also takes NumPy arrays).
+
+    >>> import numpy as np
+    >>> t = np.arange(101.0)
+    >>> curve = 10 * 0.9 ** t                               # a fast geometric decay, 10 windows of 10 steps
+    >>> hi, lo = curve[:-1].reshape(10, 10).max(1), curve[1:].reshape(10, 10).min(1)
+    >>> OUTCOMES[int(_assess(curve[::10], hi, lo, 0.0, t[::10])["outcome"])]
+    'converged'
+    """
+    summary = summarize(loss, hi, lo, global_min, criteria, None if noisy is None else record_steps)
+    return _judge(summary, record_steps, criteria, grad0=grad0, grad=grad, newton=newton, frozen=frozen,
+                  moved=moved, noisy=noisy)
+
+
+def _judge(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
+           grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
+    """The second stage of `classify`: the rules of this module's docstring applied to `summarize`'s numbers
+    (elementwise over the runs), one function per rule below, composed in the rules' order:
+    ``{"outcome", "measure", "steps_to_go"}``. The keyword arguments are `classify`'s.
+
+    >>> import numpy as np
+    >>> curve = 100 * 0.5 ** np.arange(41.0)                # halves every step: 40 windows of one step
+    >>> s = summarize(curve, curve[:-1], curve[1:], 0.0)
+    >>> OUTCOMES[int(_judge(s, np.arange(41))["outcome"])]
+    'converged'
+    """
+    c = criteria
+    g0, gT = summary["g0"], summary["gT"]
+    dtype = g0.dtype
+    batch = jnp.shape(g0)
+
+    def optional(value, fill):
+        return jnp.broadcast_to(jnp.asarray(fill if value is None else value, dtype), batch)
+
+    grad0, grad, newton = optional(grad0, jnp.nan), optional(grad, jnp.nan), optional(newton, jnp.nan)
+    frozen = jnp.broadcast_to(jnp.asarray(False if frozen is None else frozen, bool), batch)
+    moved = optional(moved, 0.0)
+    info = jnp.finfo(dtype)
+    eps, tiny, big = info.eps, info.tiny, info.max
+    steps_at = np.asarray(record_steps, np.float64)
+    windows = len(steps_at) - 1
+    J = c.final_windows(windows)
+    tol = c.atol + c.rtol * jnp.maximum(g0, 0)
+
+    # The rules' inputs are computed, and their operations issued, in the order the rules apply: the compiled
+    # function is the same however the rules are grouped into functions.
+    part_steps = steps_at[-1] - steps_at[-J - 1]
+    unresolved = _unresolved(summary, part_steps, eps)
+    net = summary["g_part"] - gT  # > 0: the loss fell over the final part
+    steady = summary["swings"] * c.trend  # how much of its swings a steady run keeps as net change
+
+    nonfinite = ~summary["finite"]
+    diverged = _diverged(summary, nonfinite, net, steady, unresolved, steps_at, J)  # 1.
+    converged = _converged(summary, tol)  # 2.
+    stopped = _stopped(frozen, moved, unresolved, part_steps)  # 3.
+    stationary, known_grad = _stationary(summary, grad0, grad, newton, c.gtol, tiny)  # 3. and 4.
+    settling = _settling(summary, tol, eps)  # 4.
+    improving = _improving(net, steady)  # 5., a steady descent
+    envelope_ratio = _envelope_ratio(summary, tiny)
+    shrinking = _shrinking(summary, envelope_ratio, part_steps, steps_at[-1])  # 5., swings that shrink
+    progressing = improving | shrinking  # 5.
+
+    outcome = _first_applying(
+        [(diverged, DIVERGED), (converged, CONVERGED), (stopped & stationary, LOCAL_MIN), (stopped, STALLED),
+         (settling & stationary, LOCAL_MIN), (settling & ~known_grad, STALLED), (progressing, SLOW)],
+        OSCILLATING, batch)
+
+    if noisy is not None:
+        noisy = jnp.broadcast_to(jnp.asarray(noisy, bool), batch)
+        outcome = jnp.where(noisy, _noisy_outcome(summary, tol, nonfinite, frozen, stationary, eps), outcome)
+
+    steps_to_go = _steps_to_go(summary, outcome, tol, improving, shrinking, envelope_ratio, part_steps, steps_at, J,
+                               tiny, noisy)
+    measure = _measure(summary, nonfinite, windows, dtype, tiny, big)
+    return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
+
+
+def _first_applying(rules, default: int, shape):
+    """Outcome codes: per run, the code of the first rule in `rules` (pairs of a mask and a code) that applies,
+    else `default`."""
+    outcome = jnp.full(shape, default, jnp.int8)
+    for applies, code in reversed(rules):  # the first rule that applies decides: jnp.select's job, but elementwise
+        outcome = jnp.where(applies, jnp.int8(code), outcome)  # (select's argmax over the stacked rules cost 25%)
+    return outcome
+
+
+def _unresolved(summary: dict, part_steps, eps):
+    """Runs whose loss moved less than one unit of float precision per step over the final part (its whole range
+    there, swings included): its course is rounding from here on (rules 1 and 3)."""
+    part_hi, part_lo = summary["part_hi"], summary["part_lo"]
+    return part_hi - part_lo <= eps * part_steps * jnp.maximum(jnp.abs(part_hi), jnp.abs(part_lo))
+
+
+def _diverged(summary: dict, nonfinite, net, steady, unresolved, steps_at, J: int):
+    """Rule 1: non-finite anywhere, or an envelope still rising at the end: a steady climb, or swings whose top
+    grows by a factor e or more per run length."""
+    tail_top, last_top = summary["tail_top"], summary["last_top"]
+    windows = len(steps_at) - 1
+    tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
+    fast = jnp.where(tail_top > 0, last_top >= tail_top * np.exp(tail_steps / steps_at[-1]), True)
+    climbing = (-net > 0) & (-net >= steady) & ~unresolved
+    rising = summary["tail_rising"] & (fast | climbing)  # sustained: higher in every window
+    return nonfinite | rising
+
+
+def _converged(summary: dict, tol):
+    """Rule 2: at tolerance, and the whole last window too."""
+    return (summary["gT"] <= tol) & (summary["last_top"] <= tol)
+
+
+def _stopped(frozen, moved, unresolved, part_steps):
+    """Rule 3: a float fixed point, or a loss unresolved over the final part while the state travels less than
+    its own size over it (a state bouncing between two points of equal loss has not stopped)."""
+    return frozen | (unresolved & (moved * part_steps <= 1))
+
+
+def _stationary(summary: dict, grad0, grad, newton, gtol: float, tiny):
+    """Rules 3 and 4: ``(stationary, gradient known)``. Stationary: a Newton step would remove at most `gtol` of
+    the gap (none exists where the loss curves down); with the gradient's norm alone: it vanished relative to its
+    start, κ_T ≤ gtol·κ_0 (in logs: squares underflow). Known: either was recorded."""
+    g0, gT = summary["g0"], summary["gT"]
+    known_grad = jnp.isfinite(grad) & jnp.isfinite(grad0)
+    log_kappa_end = jnp.log(grad) - 0.5 * jnp.log(jnp.maximum(gT, tiny))
+    log_kappa_start = jnp.log(grad0) - 0.5 * jnp.log(jnp.maximum(g0, tiny))
+    vanished = known_grad & ((grad == 0) | (log_kappa_end <= 0.5 * np.log(max(gtol, 1e-300)) + log_kappa_start))
+    stationary = jnp.where(jnp.isnan(newton), vanished, newton <= gtol * gT)
+    return stationary, known_grad | ~jnp.isnan(newton)
+
+
+def _settling(summary: dict, tol, eps):
+    """Rule 4: the windows' bottoms over the final part (and the window before) fall by steps that shrink
+    geometrically, towards a level above tol that holds most of the current gap.
+
+    A run settling on a level L∞ has bottoms L∞ + c·q^j. Three of them, m windows apart, give q^m and L∞
+    (Aitken's extrapolation), which wiggles in single windows (a rotating spiral, rounding) cannot fake the way
+    one window's drop can.
+    """
+    b0, b1, b2 = summary["bottoms"]
+    noise = 4 * eps * summary["bottoms_scale"]  # a settled bottom can twitch by a few ulps
+    first, last = b0 - b1, jnp.maximum(b1 - b2, 0)
+    shrink = jnp.where(first > 0, last / first, jnp.inf)  # q^m
+    level = b2 - jnp.where(shrink < 1, last * shrink / (1 - shrink), jnp.inf)  # the gap the bottoms head for
+    # Settling needs a decisive shrink (by e or more over the final part), not a ratio rounding could fake.
+    # ... and most of the current gap must be there to stay (a fast descent that only slows down is no settling).
+    return ((first > noise) & (b1 - b2 >= -noise) & (shrink**2 <= np.exp(-1.0)) & (level > tol)
+            & (level >= 0.5 * summary["gT"]))
+
+
+def _improving(net, steady):
+    """Rule 5, a steady descent: the loss fell over the final part by at least `trend` of its swings."""
+    return (net > 0) & (net >= steady)
+
+
+def _envelope_ratio(summary: dict, tiny):
+    """The envelope's top over the final part relative to its top over the J windows before (rule 5,
+    `steps_to_go`)."""
+    return summary["later_top"] / jnp.maximum(summary["earlier_top"], tiny)
+
+
+def _shrinking(summary: dict, envelope_ratio, part_steps, total_steps):
+    """Rule 5, swings that shrink: the envelope's top fell by at least one factor e per run length."""
+    return (summary["earlier_top"] > 0) & (envelope_ratio <= np.exp(-part_steps / total_steps))
+
+
+def _steps_to_go(summary: dict, outcome, tol, improving, shrinking, envelope_ratio, part_steps, steps_at, J: int,
+                 tiny, noisy):
+    """For slow runs, the steps still needed to reach tol at the per-step rate measured over the final part: of
+    the gap itself for a steady descent, else of the envelope's top; a noisy slow run's fitted line carried on
+    down to tol. inf where no rate is falling; NaN for the other outcomes."""
+    gT = summary["gT"]
+    part_start = summary["g_part"]
+    descending = improving & (gT > 0)
+    step_rate_descent = jnp.log(jnp.maximum(gT, tiny) / jnp.maximum(part_start, tiny)) / part_steps
+    step_rate_envelope = jnp.log(jnp.maximum(envelope_ratio, tiny)) / part_steps
+    rate = jnp.where(descending, step_rate_descent, jnp.where(shrinking, step_rate_envelope, jnp.inf))
+    needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, summary["last_top"]), tiny)) / rate
+    if noisy is not None:  # a noisy slow run: the fitted line carried on down to tol
+        tail_steps_noisy = steps_at[-1] - steps_at[-2 * J - 1]
+        linear = (summary["level"] - tol) / jnp.maximum(-summary["trend"] / tail_steps_noisy, tiny)
+        needed = jnp.where(noisy, jnp.maximum(linear, 0), needed)
+        rate = jnp.where(noisy, -1.0, rate)
+    return jnp.where(outcome == SLOW, jnp.where(rate < 0, jnp.maximum(needed, 0), jnp.inf), jnp.nan)
+
+
+def _measure(summary: dict, nonfinite, windows: int, dtype, tiny, big):
+    """The continuous measure (this module's docstring): log10(gT / g0) for a finite run, decades to float max
+    plus `BLOWUP_DECADES` times the share of the run left for one that blew up."""
+    first_bad = summary["first_bad"]
+    start_decades = jnp.log10(jnp.maximum(summary["g0"], tiny))  # logs of each side: a ratio of tiny gaps underflows
+    # Decades to float max plus the share of the run left, per first bad window: one table (NumPy, float64), so
+    # every run's measure is one subtraction whatever XLA makes of the arithmetic around it.
+    left = np.log10(np.float64(big)) + BLOWUP_DECADES * (windows - np.arange(windows + 1)) / windows
+    blown = jnp.asarray(left, dtype)[first_bad] - start_decades
+    progress = jnp.log10(jnp.maximum(summary["gT"], tiny)) - start_decades
+    return jnp.where(nonfinite, blown, progress)
+
+
+def _noisy_outcome(summary: dict, tol, nonfinite, frozen, stationary, eps):
+    """The rules for noisy runs (this module's docstring), elementwise: an outcome code per run."""
+    change, se = summary["trend"], summary["trend_se"]
+    resolved = 4 * eps * summary["tail_scale"]  # a trend must be more than a few ulps of the values
+    falling = (-change > NOISE_MARGIN * se) & (-change > resolved)
+    rising = (change > NOISE_MARGIN * se) & (change > resolved)
+    # growing geometrically: by a factor e or more over the fitted stretch, beyond the log's standard error
+    log_change = summary["log_trend"]
+    multiplying = (log_change > NOISE_MARGIN * summary["log_trend_se"]) & (log_change >= 1)
+    rules = [(nonfinite | ((rising | multiplying) & (summary["gT"] > summary["g0"])), DIVERGED),
+             (summary["level"] <= tol, CONVERGED), (frozen & stationary, LOCAL_MIN), (frozen, STALLED), (falling, SLOW),
+             (stationary, LOCAL_MIN)]
+    return _first_applying(rules, NOISE_FLOOR, jnp.shape(change))
+
+
+def _trend(gap, record_steps, J: int) -> dict:
     """A straight line fitted to the last 2J + 1 rows of `gap` (window-major: row k holds record k of every run)
     against `record_steps`: ``trend`` (its change over that stretch), ``trend_se`` (that change's standard error,
     from the residuals), ``log_trend`` and ``log_trend_se`` (the same for log(gap)),
@@ -266,7 +489,7 @@ def trend(gap, record_steps, J: int) -> dict:
     Sums run in a fixed order (the same bits however runs are batched).
 
     >>> import numpy as np
-    >>> fit = trend(np.array([9.0, 7.0, 5.0, 3.0, 1.0]), np.arange(5) * 10, 2)
+    >>> fit = _trend(np.array([9.0, 7.0, 5.0, 3.0, 1.0]), np.arange(5) * 10, 2)
     >>> float(fit["trend"]), float(fit["trend_se"]), float(fit["level"])
     (-8.0, 0.0, 3.0)
     """
@@ -315,156 +538,6 @@ def reach_step(values, record_steps, target, higher: bool = False, lo=None):
         by_window = jnp.where(window_hit.any(-1), steps[1:][jnp.argmax(window_hit, -1)], jnp.nan)
         first = jnp.fmin(first, by_window)
     return first
-
-
-def decide(summary: dict, record_steps, criteria: Criteria = Criteria(), *,
-           grad0=None, grad=None, newton=None, frozen=None, moved=None, noisy=None) -> dict:
-    """The second stage of `assess`: the rules of this module's docstring applied to `summarize`'s numbers
-    (elementwise over the runs); the keyword arguments are `assess`'s.
-
-    >>> import numpy as np
-    >>> curve = 100 * 0.5 ** np.arange(41.0)                # halves every step: 40 windows of one step
-    >>> s = summarize(curve, curve[:-1], curve[1:], 0.0)
-    >>> OUTCOMES[int(decide(s, np.arange(41))["outcome"])]
-    'converged'
-    """
-    c = criteria
-    g0, gT = summary["g0"], summary["gT"]
-    dtype = g0.dtype
-    batch = jnp.shape(g0)
-
-    def optional(value, fill):
-        return jnp.broadcast_to(jnp.asarray(fill if value is None else value, dtype), batch)
-
-    grad0, grad, newton = optional(grad0, jnp.nan), optional(grad, jnp.nan), optional(newton, jnp.nan)
-    frozen = jnp.broadcast_to(jnp.asarray(False if frozen is None else frozen, bool), batch)
-    moved = optional(moved, 0.0)
-    info = jnp.finfo(dtype)
-    eps, tiny, big = info.eps, info.tiny, info.max
-    steps_at = np.asarray(record_steps, np.float64)
-    windows = len(steps_at) - 1
-    J = c.final_windows(windows)
-    tol = c.atol + c.rtol * jnp.maximum(g0, 0)
-
-    # A run moving less than one unit of float precision per step (the loss's whole range over the final part,
-    # swings included) has a course that is rounding from here on.
-    part_hi, part_lo = summary["part_hi"], summary["part_lo"]
-    part_steps = steps_at[-1] - steps_at[-J - 1]
-    unresolved = part_hi - part_lo <= eps * part_steps * jnp.maximum(jnp.abs(part_hi), jnp.abs(part_lo))
-    net = summary["g_part"] - gT  # > 0: the loss fell over the final part
-    steady = summary["swings"] * c.trend  # how much of its swings a steady run keeps as net change
-
-    # 1. diverged: non-finite anywhere, or an envelope still rising at the end: a steady climb, or swings whose
-    #    top grows by a factor e or more per run length.
-    nonfinite = ~summary["finite"]
-    tail_top, last_top = summary["tail_top"], summary["last_top"]
-    tail_steps = steps_at[-1] - steps_at[max(0, windows - J - 1)]
-    fast = jnp.where(tail_top > 0, last_top >= tail_top * np.exp(tail_steps / steps_at[-1]), True)
-    climbing = (-net > 0) & (-net >= steady) & ~unresolved
-    rising = summary["tail_rising"] & (fast | climbing)  # sustained: higher in every window
-    diverged = nonfinite | rising
-
-    # 2. converged: at tolerance, and the whole last window too.
-    converged = (gT <= tol) & (last_top <= tol)
-
-    # 3. stopped: a float fixed point, or a loss unresolved over the final part while the state travels less than
-    #    its own size over it (a state bouncing between two points of equal loss has not stopped).
-    stopped = frozen | (unresolved & (moved * part_steps <= 1))
-    # Stationary: a Newton step would remove at most gtol of the gap (none exists where the loss curves down); with
-    # the gradient's norm alone: it vanished relative to its start, κ_T ≤ gtol·κ_0 (in logs: squares underflow).
-    known_grad = jnp.isfinite(grad) & jnp.isfinite(grad0)
-    log_kappa_end = jnp.log(grad) - 0.5 * jnp.log(jnp.maximum(gT, tiny))
-    log_kappa_start = jnp.log(grad0) - 0.5 * jnp.log(jnp.maximum(g0, tiny))
-    vanished = known_grad & ((grad == 0) | (log_kappa_end <= 0.5 * np.log(max(c.gtol, 1e-300)) + log_kappa_start))
-    stationary = jnp.where(jnp.isnan(newton), vanished, newton <= c.gtol * gT)
-    known_grad = known_grad | ~jnp.isnan(newton)
-
-    # 4./5. the trend over the final part.
-    # The windows' bottoms over the final part (and the window before): a run settling on a level L∞ has
-    # bottoms L∞ + c·q^j. Three of them, m windows apart, give q^m and L∞ (Aitken's extrapolation), which
-    # wiggles in single windows (a rotating spiral, rounding) cannot fake the way one window's drop can.
-    b0, b1, b2 = summary["bottoms"]
-    noise = 4 * eps * summary["bottoms_scale"]  # a settled bottom can twitch by a few ulps
-    first, last = b0 - b1, jnp.maximum(b1 - b2, 0)
-    shrink = jnp.where(first > 0, last / first, jnp.inf)  # q^m
-    level = b2 - jnp.where(shrink < 1, last * shrink / (1 - shrink), jnp.inf)  # the gap the bottoms head for
-    # Settling needs a decisive shrink (by e or more over the final part), not a ratio rounding could fake.
-    # ... and most of the current gap must be there to stay (a fast descent that only slows down is no settling).
-    settling = ((first > noise) & (b1 - b2 >= -noise) & (shrink**2 <= np.exp(-1.0)) & (level > tol)
-                & (level >= 0.5 * gT))
-    improving = (net > 0) & (net >= steady)
-    total_steps = steps_at[-1]
-    earlier_top, later_top = summary["earlier_top"], summary["later_top"]
-    envelope_ratio = later_top / jnp.maximum(earlier_top, tiny)
-    shrinking = (earlier_top > 0) & (envelope_ratio <= np.exp(-part_steps / total_steps))
-    progressing = improving | shrinking
-
-    rules = [(diverged, DIVERGED), (converged, CONVERGED), (stopped & stationary, LOCAL_MIN), (stopped, STALLED),
-             (settling & stationary, LOCAL_MIN), (settling & ~known_grad, STALLED), (progressing, SLOW)]
-    outcome = jnp.full(batch, OSCILLATING, jnp.int8)
-    for applies, code in reversed(rules):  # the first rule that applies decides: jnp.select's job, but elementwise
-        outcome = jnp.where(applies, jnp.int8(code), outcome)  # (select's argmax over the stacked rules cost 25%)
-
-    if noisy is not None:
-        noisy = jnp.broadcast_to(jnp.asarray(noisy, bool), batch)
-        outcome = jnp.where(noisy, _noisy_outcome(summary, tol, nonfinite, frozen, stationary, eps), outcome)
-
-    # Steps still needed at the per-step rate measured over the final part: of the gap itself for a steady
-    # descent, else of the envelope's top.
-    part_start = summary["g_part"]
-    descending = improving & (gT > 0)
-    step_rate_descent = jnp.log(jnp.maximum(gT, tiny) / jnp.maximum(part_start, tiny)) / part_steps
-    step_rate_envelope = jnp.log(jnp.maximum(envelope_ratio, tiny)) / part_steps
-    rate = jnp.where(descending, step_rate_descent, jnp.where(shrinking, step_rate_envelope, jnp.inf))
-    needed = jnp.log(tol / jnp.maximum(jnp.where(descending, gT, last_top), tiny)) / rate
-    if noisy is not None:  # a noisy slow run: the fitted line carried on down to tol
-        tail_steps_noisy = steps_at[-1] - steps_at[-2 * J - 1]
-        linear = (summary["level"] - tol) / jnp.maximum(-summary["trend"] / tail_steps_noisy, tiny)
-        needed = jnp.where(noisy, jnp.maximum(linear, 0), needed)
-        rate = jnp.where(noisy, -1.0, rate)
-    steps_to_go = jnp.where(outcome == SLOW, jnp.where(rate < 0, jnp.maximum(needed, 0), jnp.inf), jnp.nan)
-
-    first_bad = summary["first_bad"]
-    start_decades = jnp.log10(jnp.maximum(g0, tiny))  # logs of each side: a ratio of tiny gaps would underflow
-    # Decades to float max plus the share of the run left, per first bad window: one table (NumPy, float64), so
-    # every run's measure is one subtraction whatever XLA makes of the arithmetic around it.
-    left = np.log10(np.float64(big)) + BLOWUP_DECADES * (windows - np.arange(windows + 1)) / windows
-    blown = jnp.asarray(left, dtype)[first_bad] - start_decades
-    progress = jnp.log10(jnp.maximum(gT, tiny)) - start_decades
-    measure = jnp.where(nonfinite, blown, progress)
-    return {"outcome": outcome, "measure": measure.astype(jnp.float32), "steps_to_go": steps_to_go.astype(jnp.float32)}
-
-
-def _noisy_outcome(summary: dict, tol, nonfinite, frozen, stationary, eps):
-    """The rules for noisy runs (this module's docstring), elementwise: an outcome code per run."""
-    change, se = summary["trend"], summary["trend_se"]
-    resolved = 4 * eps * summary["tail_scale"]  # a trend must be more than a few ulps of the values
-    falling = (-change > NOISE_MARGIN * se) & (-change > resolved)
-    rising = (change > NOISE_MARGIN * se) & (change > resolved)
-    # growing geometrically: by a factor e or more over the fitted stretch, beyond the log's standard error
-    log_change = summary["log_trend"]
-    multiplying = (log_change > NOISE_MARGIN * summary["log_trend_se"]) & (log_change >= 1)
-    rules = [(nonfinite | ((rising | multiplying) & (summary["gT"] > summary["g0"])), DIVERGED),
-             (summary["level"] <= tol, CONVERGED), (frozen & stationary, LOCAL_MIN), (frozen, STALLED), (falling, SLOW),
-             (stationary, LOCAL_MIN)]
-    outcome = jnp.full(jnp.shape(change), NOISE_FLOOR, jnp.int8)
-    for applies, code in reversed(rules):
-        outcome = jnp.where(applies, jnp.int8(code), outcome)
-    return outcome
-
-
-def classify(loss, hi, lo, global_min, record_steps, criteria: Criteria = Criteria(), **runs) -> np.ndarray:
-    """Outcome codes (indices into `OUTCOMES`) of runs along the leading axes: `assess`'s labels, as NumPy.
-
-    >>> import numpy as np
-    >>> t = np.arange(101.0)
-    >>> curve = 2 + np.cos(2.0 * t)                         # bounded, swinging every step, never settling
-    >>> ends = np.stack([curve[:-1], curve[1:]])            # each window's steps, both ends included
-    >>> hi, lo = ends.max(0).reshape(10, 10).max(1), ends.min(0).reshape(10, 10).min(1)
-    >>> OUTCOMES[int(classify(curve[::10], hi, lo, 0.0, t[::10]))]
-    'oscillating'
-    """
-    return np.asarray(assess(loss, hi, lo, global_min, record_steps, criteria, **runs)["outcome"])
 
 
 def palette(extra=None, noisy: bool = False) -> dict[str, str]:

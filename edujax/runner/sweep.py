@@ -224,7 +224,7 @@ MINIMUM_RULES = ("the lowest loss any run reached",
 def estimate_minimum(loss: np.ndarray, lo: np.ndarray, plan: RecordPlan, experiment: Experiment) -> float:
     """f* when the experiment does not know it: the lowest loss any run reached (its envelope's smallest
     value) for a deterministic experiment; for a noisy one the lowest *level* of any run, its mean recorded
-    loss over the last J windows (`edujax.core.outcomes.trend`), so that one lucky measurement sets no target."""
+    loss over the last J windows (`edujax.core.outcomes._trend`), so that one lucky measurement sets no target."""
     if experiment.noisy is False:
         lows = lo[np.isfinite(lo)]
         return float(lows.min()) if lows.size else 0.0

@@ -9,7 +9,7 @@ and the loss's largest and smallest value at any of its steps (the envelope),
 so the memory per run is O(R), not O(steps).
 
 `outcomes_of` judges a batch of such runs with the rules of
-`edujax.core.outcomes` (`summarize` per run, then the batch's outcomes).
+`edujax.core.outcomes` (`summarize` per run, then the rules on the batch).
 """
 from __future__ import annotations
 
@@ -257,9 +257,10 @@ def outcomes_of(runs: dict, global_min, record_steps, criteria) -> dict:
 
 
 def outcomes_from(summary: dict, runs: dict, record_steps, criteria) -> dict:
-    """`edujax.core.outcomes.decide` on `summarize`'s numbers and a batch of reduced runs."""
+    """The rules of `edujax.core.outcomes` (its `_judge`) on `summarize`'s numbers and a batch of reduced runs:
+    ``{"outcome", "measure", "steps_to_go"}``."""
     initial, final = runs["initial"], runs["final"]
-    return outcomes.decide(summary, record_steps, criteria, grad0=initial.get("grad_norm"),
+    return outcomes._judge(summary, record_steps, criteria, grad0=initial.get("grad_norm"),
                            grad=final.get("grad_norm"), newton=final.get("newton_gain"), frozen=runs["frozen"],
                            moved=runs["moved"], noisy=runs.get("noisy"))
 

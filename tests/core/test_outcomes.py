@@ -4,7 +4,7 @@ import pytest
 
 from edujax.core.errors import UserError
 from edujax.core.outcomes import (
-    CONVERGED, DIVERGED, LOCAL_MIN, OSCILLATING, OUTCOMES, SLOW, STALLED, Criteria, assess, classify, counts,
+    CONVERGED, DIVERGED, LOCAL_MIN, OSCILLATING, OUTCOMES, SLOW, STALLED, Criteria, _assess, classify, counts,
 )
 
 STEPS, WINDOW = 400, 8  # 50 record windows of 8 steps
@@ -22,7 +22,7 @@ def reduce(curve):
 
 def judge(curve, global_min=0.0, criteria=Criteria(), **runs):
     records, hi, lo = reduce(curve)
-    return assess(records, hi, lo, global_min, RECORD_STEPS, criteria, **runs)
+    return _assess(records, hi, lo, global_min, RECORD_STEPS, criteria, **runs)
 
 
 def label(curve, global_min=0.0, criteria=Criteria(), **runs):
@@ -163,7 +163,7 @@ def test_the_measure_counts_decades_gained_and_blow_ups_by_how_early():
     assert m_early > m_late > np.log10(np.finfo(np.float32).max)  # NumPy input is judged in JAX's default float
 
 
-def test_assess_is_vectorised_over_leading_axes():
+def test_classify_is_vectorised_over_leading_axes():
     curves = [100 * 0.9**t, 100 * 0.999**t, 1.05**t, 2 + np.cos(0.7 * t), 1 + 99 * 0.9**t, np.full(STEPS + 1, 3.0)]
     records, hi, lo = map(np.stack, zip(*map(reduce, curves)))
     frozen = np.array([False, False, False, False, False, True])
@@ -209,13 +209,13 @@ def test_swings_diverge_when_their_top_grows_by_e_per_run_length(growth, expecte
     # than its swings (no steady climb)
     tops = scale * np.exp(growth / 12 * np.arange(50))
     records = scale * (0.5 + 1e-3 * np.arange(51))
-    out = assess(*windows_of(tops, tops / 20, records), 0.0, RECORD_STEPS)
+    out = _assess(*windows_of(tops, tops / 20, records), 0.0, RECORD_STEPS)
     assert int(out["outcome"]) == expected
 
 
 def test_swings_rising_from_f_star_diverge():
     tops = np.where(np.arange(50) < 37, 0.0, 0.01 * (np.arange(50) - 37))  # 0 until window 37, then higher each time
-    assert int(assess(*windows_of(tops, np.zeros(50), np.zeros(51)), 0.0, RECORD_STEPS)["outcome"]) == DIVERGED
+    assert int(_assess(*windows_of(tops, np.zeros(50), np.zeros(51)), 0.0, RECORD_STEPS)["outcome"]) == DIVERGED
 
 
 def test_a_steady_climb_diverges_though_its_swings_grow_slowly():
@@ -290,7 +290,7 @@ def test_one_nonfinite_run_does_not_spoil_the_others():
     good, bad_record, bad_step = 100 * 0.9**t, 100 * 0.9**t, 100 * 0.9**t
     bad_record[200], bad_step[201] = np.nan, np.inf  # at a record; between records (the envelope sees it)
     records, hi, lo = map(np.stack, zip(*map(reduce, [good, bad_record, good, bad_step])))
-    out = assess(records, hi, lo, 0.0, RECORD_STEPS)
+    out = _assess(records, hi, lo, 0.0, RECORD_STEPS)
     assert np.asarray(out["outcome"]).tolist() == [CONVERGED, DIVERGED, CONVERGED, DIVERGED]
     # the measure of a run that blew up: float max's decades over the initial gap, plus 10 × the share of the run left
     # (the windows are closed: the NaN at step 200 is in window 24, steps 192..200, and in window 25)
@@ -300,7 +300,7 @@ def test_one_nonfinite_run_does_not_spoil_the_others():
 
 def test_integer_losses_are_judged_as_floats():
     records, hi, lo = reduce(np.zeros(STEPS + 1))
-    assert int(assess(records.astype(int), hi.astype(int), lo.astype(int), 0, RECORD_STEPS)["outcome"]) == CONVERGED
+    assert int(_assess(records.astype(int), hi.astype(int), lo.astype(int), 0, RECORD_STEPS)["outcome"]) == CONVERGED
 
 
 def test_in_float64_a_loss_moving_by_1e_9_per_step_is_still_descending():
@@ -310,7 +310,7 @@ def test_in_float64_a_loss_moving_by_1e_9_per_step_is_still_descending():
     assert label(curve, grad0=1.0, grad=1.0) == STALLED
     with jax.enable_x64(True):
         records, hi, lo = reduce(curve)
-        out = assess(records, hi, lo, 0.0, RECORD_STEPS, grad0=1.0, grad=1.0)
+        out = _assess(records, hi, lo, 0.0, RECORD_STEPS, grad0=1.0, grad=1.0)
         assert int(out["outcome"]) == SLOW and out["outcome"].dtype == np.int8
 
 
@@ -329,13 +329,13 @@ def settling_run(q, scale, level=1.0):
     (0.9, 1e4, 1.0, SLOW),  # the level 1 holds less than half of the current gap 58: a fast descent slowing down
 ])
 def test_settling_is_a_decisive_geometric_shrink_of_the_bottoms_towards_a_level_above_f_star(q, scale, level, expected):
-    assert int(assess(*settling_run(q, scale, level), 0.0, RECORD_STEPS)["outcome"]) == expected
+    assert int(_assess(*settling_run(q, scale, level), 0.0, RECORD_STEPS)["outcome"]) == expected
 
 
 def test_a_settling_run_with_a_newton_step_left_is_still_descending():
     run = settling_run(0.9, 100.0)
-    assert int(assess(*run, 0.0, RECORD_STEPS, newton=1.0)["outcome"]) == SLOW  # removes most of the gap 1.06
-    assert int(assess(*run, 0.0, RECORD_STEPS, newton=1e-6)["outcome"]) == LOCAL_MIN
+    assert int(_assess(*run, 0.0, RECORD_STEPS, newton=1.0)["outcome"]) == SLOW  # removes most of the gap 1.06
+    assert int(_assess(*run, 0.0, RECORD_STEPS, newton=1e-6)["outcome"]) == LOCAL_MIN
 
 
 def test_stationary_includes_a_newton_step_of_exactly_gtol_of_the_gap():
@@ -347,7 +347,7 @@ def test_stationary_includes_a_newton_step_of_exactly_gtol_of_the_gap():
 def test_bottoms_that_stop_dropping_at_once_have_settled():
     bottoms = 1 + 100 * 0.7 ** np.minimum(np.arange(50.0), 43)  # flat from window 43: the last drop is zero
     run = windows_of(bottoms, bottoms, np.r_[bottoms[:1], bottoms])
-    assert int(assess(*run, 0.0, RECORD_STEPS)["outcome"]) == STALLED
+    assert int(_assess(*run, 0.0, RECORD_STEPS)["outcome"]) == STALLED
 
 
 @pytest.mark.parametrize("ratio, expected", [(np.exp(-0.242), SLOW), (np.exp(-0.238), OSCILLATING)])
@@ -355,18 +355,18 @@ def test_an_envelope_is_shrinking_when_its_top_fell_by_e_per_run_length(ratio, e
     # the top over the final 12 windows (96 of 400 steps) against the 12 before: shrinking iff it is at most
     # e^(−96/400) = e^−0.24 times as high
     tops = np.concatenate([np.full(26, 0.5), np.full(12, 1.0), np.full(12, ratio)])
-    out = assess(*windows_of(tops, np.full(50, 0.1), np.full(51, 0.3)), 0.0, RECORD_STEPS)
+    out = _assess(*windows_of(tops, np.full(50, 0.1), np.full(51, 0.3)), 0.0, RECORD_STEPS)
     assert int(out["outcome"]) == expected
 
 
 def test_each_run_is_judged_by_its_own_envelope():
     curves = [100 * 0.99**t * (1.5 + np.cos(0.7 * t)), 1.05**t]  # a swing shrinking by e^-4, beside a blow-up
     records, hi, lo = map(np.stack, zip(*map(reduce, curves)))
-    assert np.asarray(assess(records, hi, lo, 0.0, RECORD_STEPS)["outcome"]).tolist() == [SLOW, DIVERGED]
+    assert np.asarray(_assess(records, hi, lo, 0.0, RECORD_STEPS)["outcome"]).tolist() == [SLOW, DIVERGED]
 
 
 def test_a_run_of_one_window_is_judged_by_its_records():
-    out = assess(np.array([10.0, 1.0]), np.array([10.0]), np.array([1.0]), 0.0, np.array([0, 100]))
+    out = _assess(np.array([10.0, 1.0]), np.array([10.0]), np.array([1.0]), 0.0, np.array([0, 100]))
     assert int(out["outcome"]) == SLOW  # fell by its whole swing
 
 
