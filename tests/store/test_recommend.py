@@ -74,7 +74,7 @@ def test_band_rule_on_a_hand_made_row():
 
 
 def test_seeds_are_aggregated_and_stored(tmp_path):
-    from tests.conftest import noisy_start_experiment
+    from helpers import noisy_start_experiment
 
     experiment = noisy_start_experiment()
     result = ej.sweep(experiment)
