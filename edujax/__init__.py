@@ -19,7 +19,8 @@ from edujax.app.zoom import zoom  # noqa: E402
 from edujax.core import landscapes, regression, schedules  # noqa: E402  (what several experiments share)
 from edujax.core.curvature import Sharpness, adam_preconditioner, hessian_vector_product, sharpness  # noqa: E402
 from edujax.core.errors import UserError  # noqa: E402
-from edujax.core.experiment import Boundary, Experiment, Target, minimize, noise_scale  # noqa: E402
+from edujax.core.experiment import Boundary, Experiment, Target  # noqa: E402
+from edujax.core.minimize import minimize, noise_scale  # noqa: E402
 from edujax.core.fractal import boundary_dimension, box_dimension  # noqa: E402
 from edujax.core.grid import Axis, Grid, choice, linspace, logspace, points, seeds, values  # noqa: E402
 from edujax.core.optimizers import switch  # noqa: E402
