@@ -424,7 +424,8 @@ def redraw(out: str | Path = "results", *, log: Log | None = None) -> list[Path]
         experiment, why = find_experiment(target, result)
         if experiment is None:
             say(f"{target}: {why}: drew the standard figures again and kept the others as they were")
-        else:
+        else:  # read again with its experiment: the examples' final states get back their pytree structure
+            result = SweepResult.load(target, experiment)
             source = registry.source_of(experiment)
             result.info.update({SOURCE: os.path.relpath(source, target.resolve()), "about": registry.docstring(source)})
         kept = list((files.summary_of(target) or {}).get("figures", {}))

@@ -26,6 +26,8 @@ import edujax as ej
 
 
 def final_positions(result, out_dir):
+    # the examples' final states as the pytree `minimize` builds, (params, optimizer state), on a redraw too
+    assert isinstance(result.examples["state"], tuple), type(result.examples["state"])
     fig = Figure(figsize=(3, 2))
     fig.subplots().plot(result.hparams["learning_rate"].ravel(), result.final["loss"].ravel(), "o")
     fig.savefig(out_dir / "finals.png", dpi=50)
