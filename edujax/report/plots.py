@@ -250,11 +250,16 @@ def _recommendation_marks(result: SweepResult, fig, facet_values, drawn, faceted
         index = tuple(slice(None) if d in other_drawn else facet if faceted and d == faceted[0] else 0
                       for d in others)
         lo, hi = rec.lo_cells[index], rec.hi_cells[index]
-        if other_drawn:
-            centres = edges(result.axes[other_drawn[0]])[0]
-            for line in (lo, hi):
-                points = (line, centres) if drawn[0] == lr_dim else (centres, line)
-                ax.plot(*points, color="white", lw=1.4, path_effects=outline)
+        if other_drawn:  # the band's outer cell edges as a staircase over the rows of the other drawn axis
+            lr_axis = result.axes[lr_dim]
+            lr_values, lr_edges = lr_axis.values.astype(np.float64), edges(lr_axis)[1]
+            row_edges = edges(result.axes[other_drawn[0]])[1]
+            for line, side in ((np.ravel(lo), 0), (np.ravel(hi), 1)):
+                for run in _runs(np.isfinite(line)):  # rows with a band, in contiguous runs
+                    at = np.repeat([lr_edges[_nearest(lr_values, line[r]) + side] for r in run], 2)
+                    span = np.concatenate([[row_edges[r], row_edges[r + 1]] for r in run])
+                    points = (at, span) if drawn[0] == lr_dim else (span, at)
+                    ax.plot(*points, color="white", lw=1.4, path_effects=outline)
         elif rec.overall.lo is not None:
             for value in (rec.overall.lo, rec.overall.hi):
                 ax.axvline(value, color="white", lw=1.4, path_effects=outline)
@@ -271,6 +276,16 @@ def _recommendation_marks(result: SweepResult, fig, facet_values, drawn, faceted
             xy.append(edges(axis)[0][i])
         ax.plot(*(xy if len(xy) == 2 else (xy[0], 0.5)), marker="*", color="gold", mec="black", ms=14, ls="")
     return handles
+
+
+def _nearest(values: np.ndarray, value: float) -> int:
+    return int(np.argmin(np.abs(values - value)))
+
+
+def _runs(mask: np.ndarray) -> list[np.ndarray]:
+    """The indices of each contiguous run of True in `mask`."""
+    index = np.flatnonzero(mask)
+    return [run for run in np.split(index, np.flatnonzero(np.diff(index) > 1) + 1) if len(run)]
 
 
 def _index_of(axis: Axis, value) -> int:
