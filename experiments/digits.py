@@ -121,6 +121,36 @@ def sgd_or_adam(hparams):
     return ej.switch(hparams["optimizer"], (optax.sgd(hparams["learning_rate"]), optax.adam(hparams["learning_rate"])))
 
 
+def accuracy_map(result, out_dir):
+    """The held-out accuracy of every setting after the last step (median over seeds), one panel per optimizer."""
+    from matplotlib.figure import Figure
+
+    names = [axis.name for axis in result.axes]
+    lr, batch = (result.axes[names.index(n)].values.astype(np.float64) for n in ("learning_rate", "batch_size"))
+    accuracy = np.median(result.final["eval_accuracy"], axis=names.index("seed"))  # (lr, batch, optimizer)
+
+    def edges(values):  # cell edges halfway between values, in log space
+        logs = np.log(values)
+        middle = (logs[1:] + logs[:-1]) / 2
+        return np.exp(np.concatenate([[2 * logs[0] - middle[0]], middle, [2 * logs[-1] - middle[-1]]]))
+
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    panels = fig.subplots(1, len(OPTIMIZERS), sharey=True)
+    for o, (ax, name) in enumerate(zip(panels, OPTIMIZERS)):
+        mesh = ax.pcolormesh(edges(lr), edges(batch), accuracy[:, :, o].T, cmap="viridis", vmin=0.5, vmax=1.0)
+        best = np.unravel_index(np.argmax(accuracy[:, :, o]), accuracy[:, :, o].shape)
+        ax.plot(lr[best[0]], batch[best[1]], "*", color="white", mec="black", ms=14)
+        ax.set(xscale="log", yscale="log", xlabel="learning rate",
+               title=f"{name}: best {accuracy[best[0], best[1], o]:.1%} at lr {lr[best[0]]:.2g}, B {batch[best[1]]:g}")
+    panels[0].set_ylabel("batch size")
+    fig.colorbar(mesh, ax=list(panels), label="held-out accuracy (median over seeds)")
+    fig.suptitle(f"digits: held-out accuracy on the 450 test images after {result.steps} steps", fontsize=11)
+    fig.savefig(out_dir / "accuracy.png", dpi=130)
+    best = float(accuracy.max())
+    return {"accuracy.png": f"Held-out accuracy of every setting after the last step (median over seeds; best "
+                            f"{best:.1%}); scikit-learn's MLPClassifier reaches 96.4–98.0 % on this split."}
+
+
 experiment = ej.minimize(
     name="digits",
     description="Flax MLP (64-64-10, ReLU) on scikit-learn's 8×8 digits, minibatch SGD vs Adam: "
@@ -141,4 +171,5 @@ experiment = ej.minimize(
     target=ej.Target(0.95, metric="eval_accuracy", higher=True),
     global_min=0.0,  # the network can fit every training image: the cross-entropy's infimum is 0
     criteria=ej.Criteria(rtol=1e-3),
+    figures=accuracy_map,
 )
