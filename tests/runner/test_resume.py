@@ -17,8 +17,16 @@ from edujax.runner.memory import BATCH_MULTIPLE
 from edujax.core.outcomes import Criteria
 
 STEPS = 30
-RUNS = 2 * BATCH_MULTIPLE * jax.device_count()  # two chunks of `CHUNK` on any number of CPU devices
-CHUNK = BATCH_MULTIPLE * jax.device_count()
+
+
+def chunk_size():
+    """One chunk per device batch; asked when a test runs: JAX started at import makes `make mutate`'s fork server
+    fork a process with XLA's threads, whose children deadlock."""
+    return BATCH_MULTIPLE * jax.device_count()
+
+
+def runs():
+    return 2 * chunk_size()  # two chunks on any number of CPU devices
 SOURCE = '''
 import jax, optax
 import edujax as ej
@@ -43,7 +51,7 @@ def probe(curvature=1.0):
         loss=lambda x, h: 0.5 * h["curvature"] * x**2,
         params=lambda key, h: 3.0 * jax.random.normal(key, ()),
         optimizer=lambda h: optax.sgd(h["learning_rate"]),
-        grid=ej.Grid(ej.logspace("learning_rate", 1e-3, 3.0, RUNS)),
+        grid=ej.Grid(ej.logspace("learning_rate", 1e-3, 3.0, runs())),
         defaults={"curvature": curvature},
         steps=STEPS,
         global_min=0.0,
@@ -60,7 +68,7 @@ def closed_form_final_loss(learning_rate, seed, steps, curvature=1.0, precision=
 
 def sweep(experiment, checkpoint=None, **settings):
     settings = {"steps": STEPS, **settings}
-    return ej.sweep(experiment, settings.pop("grid", None), settings.pop("steps"), chunk_size=CHUNK,
+    return ej.sweep(experiment, settings.pop("grid", None), settings.pop("steps"), chunk_size=chunk_size(),
                     checkpoint=checkpoint, examples_per_outcome=0, **settings)
 
 
@@ -122,7 +130,7 @@ def test_other_grid_values_of_the_same_shape_resume_nothing(tmp_path):
     """Same grid shape, other learning rates: every chunk is computed again."""
     experiment = probe()
     base = primed(tmp_path, experiment)
-    check_changed(tmp_path, base, experiment, grid=ej.Grid(ej.logspace("learning_rate", 2e-3, 2.5, RUNS)))
+    check_changed(tmp_path, base, experiment, grid=ej.Grid(ej.logspace("learning_rate", 2e-3, 2.5, runs())))
 
 
 def test_other_steps_resume_nothing(tmp_path):
@@ -163,8 +171,8 @@ def test_an_edited_experiment_file_resumes_nothing(tmp_path):
     """The same experiment name, grid and hyperparameters from an edited file (its loss ½x² became x²): the old
     file's chunks are not this sweep's (its edited code changes no input of the sweep, only the program)."""
     path = tmp_path / "resume_probe.py"
-    path.write_text(SOURCE.format(runs=RUNS, half=0.5, steps=STEPS))
+    path.write_text(SOURCE.format(runs=runs(), half=0.5, steps=STEPS))
     checkpoint = tmp_path / "partial"
     base = primed(checkpoint, ej.load(str(path)))
-    path.write_text(SOURCE.format(runs=RUNS, half=1.0, steps=STEPS))
+    path.write_text(SOURCE.format(runs=runs(), half=1.0, steps=STEPS))
     check_changed(checkpoint, base, ej.load(str(path)), curvature=2.0)
