@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edujax.app import cli
 from edujax.app.cli import main
+from edujax.core.errors import UserError
 from edujax.store.result import SweepResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -302,3 +304,14 @@ def test_the_command_line_sweeps_the_grid_it_was_given(tmp_path):
     np.testing.assert_allclose(axes["axis/start_angle"], [80.0, 60.0, 40.0, 20.0])
     summary = json.loads((out / "quadratic" / "summary.json").read_text())
     assert [a["name"] for a in summary["axes"]] == ["learning_rate", "start_angle"] and summary["settings"] == 12
+
+
+def test_the_at_option_reads_name_equals_value():
+    """`--at NAME=VALUE` (zoom): split at the first '=', and a missing part refused in one line."""
+    assert cli.parse_at("nonlinearity=tanh") == ("nonlinearity", "tanh")
+    assert cli.parse_at("input_lr=1e-3") == ("input_lr", "1e-3")
+    assert cli.parse_at("tag=a=b") == ("tag", "a=b")
+    for spec in ("nonlinearity", "=tanh", "input_lr=", "="):
+        with pytest.raises(UserError) as refused:
+            cli.parse_at(spec)
+        assert str(refused.value) == (f"--at {spec!r}: expected NAME=VALUE, e.g. nonlinearity=tanh or input_lr=10")

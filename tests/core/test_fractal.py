@@ -115,3 +115,42 @@ def test_a_straight_line_on_a_wide_map_has_dimension_one():
     found = fractal.box_dimension(mask)
     assert found.sizes.tolist() == [1, 2, 4, 8] and found.counts.tolist() == [512, 256, 128, 64]
     assert found.dimension == pytest.approx(1.0, abs=1e-9)
+
+
+def test_the_sides_of_a_map_for_each_border():
+    """"measure": −1 where the loss fell (measure < 0; 0 counts as not falling); "blowup": −1 where the final
+    loss is finite, whatever its measure."""
+    from types import SimpleNamespace
+    result = SimpleNamespace(measure=np.array([[-3.0, 0.0], [2.0, -0.1]]),
+                             final={"loss": np.array([[1.0, np.inf], [5.0, np.nan]])})
+    np.testing.assert_array_equal(fractal.sides(result), [[-1.0, 1.0], [1.0, -1.0]])
+    np.testing.assert_array_equal(fractal.sides(result, "measure"), [[-1.0, 1.0], [1.0, -1.0]])
+    np.testing.assert_array_equal(fractal.sides(result, "blowup"), [[-1.0, 1.0], [-1.0, 1.0]])
+    with pytest.raises(ValueError, match="unknown border 'edge' \\(use one of measure, blowup\\)"):
+        fractal.sides(result, "edge")
+
+
+def test_window_coords_on_linear_axes_and_in_float64_whatever_the_values_dtype():
+    assert fractal.window_coords([2.0, 4.0, 6.0], "linear") == (4.0, 4.0)
+    # float32 values, float64 arithmetic: the centre of 1 and 1 + 2^-23 is 1 + 2^-24 (float32 would round it to 1)
+    centre, width = fractal.window_coords(np.array([1.0, 1.0 + 2.0**-23], np.float32), "linear")
+    assert centre == 1.0 + 2.0**-24 and width == 2.0**-23
+    centre, width = fractal.window_coords(np.array([3.0, 7.0], np.float32), "log")
+    # float64 logs (float32 ones are off by ~1e-8)
+    assert centre == pytest.approx(np.log10(21.0) / 2, rel=1e-14, abs=0)
+    assert width == pytest.approx(np.log10(7.0 / 3.0), rel=1e-14, abs=0)
+
+
+def test_two_cell_windows_and_the_finest_linear_window_around_zero():
+    np.testing.assert_array_equal(fractal.axis_values(1.0, 2.0, 2, "linear"), [0.0, 2.0])  # the window's two ends
+    np.testing.assert_array_equal(fractal.axis_values(3.0, 0.0, 1, "linear"), [3.0])
+    # a window that can reach only 0: the smallest normal number sets the scale
+    tiny = np.finfo(np.float32).tiny
+    assert fractal.finest_width(0.0, 11, "linear", np.float32) == 16 * 2.0**-23 * 10 * float(tiny)
+
+
+def test_the_nearest_boundary_block_on_a_map_that_is_not_symmetric():
+    measure = -np.ones((6, 4))
+    measure[:, 3] = 1.0  # a vertical border between columns 2 and 3: block centres (i + 0.5, 2.5)
+    assert fractal.nearest_boundary_cell(measure, (4.0, 0.0)) == (3.5, 2.5)
+    assert fractal.nearest_boundary_cell(measure, (0.0, 3.0)) == (0.5, 2.5)

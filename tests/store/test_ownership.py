@@ -132,16 +132,18 @@ def comparison_target(tmp_path, kind):
     return out
 
 
-@pytest.mark.parametrize("kind", ["plain file", "folder with a user's file", "folder without comparison.json",
-                                  "symlink to a user's folder", "symlink to a user's file",
-                                  "symlink to an earlier comparison"])
-def test_compare_never_replaces_what_it_did_not_write(tmp_path, kind):
-    """`compare.write` refuses (one line) before drawing anything, and the path is untouched: a link to an
-    earlier comparison is neither replaced by a real folder nor left behind as a stray `.cmp.old-PID`."""
+@pytest.mark.parametrize("kind, named", [("plain file", "cmp"), ("folder with a user's file", "notes.txt"),
+                                         ("folder without comparison.json", MAP), ("symlink to a user's folder", "cmp"),
+                                         ("symlink to a user's file", "cmp"), ("symlink to an earlier comparison", "cmp")])
+def test_compare_never_replaces_what_it_did_not_write(tmp_path, kind, named):
+    """`compare.write` refuses (one line, naming what is in the way) before drawing anything, and the path is
+    untouched: a link to an earlier comparison is neither replaced by a real folder nor left behind as a stray
+    `.cmp.old-PID`."""
     out = comparison_target(tmp_path, kind)
     listing = sorted(os.listdir(tmp_path))
-    with pytest.raises(UserError, match="holds files edujax compare did not write"):
+    with pytest.raises(UserError) as refused:
         compare.write(Comparison(a=None, b=None), out)
+    assert str(refused.value) == f"{out} exists and holds files edujax compare did not write ({named}): name a new folder"
     assert sorted(os.listdir(tmp_path)) == listing
     assert os.path.lexists(out) and os.path.islink(out) == kind.startswith("symlink")
 
@@ -174,8 +176,10 @@ def test_zoom_never_replaces_what_it_did_not_write(tmp_path, kind):
     else:
         folder.symlink_to(tmp_path / "nowhere")
     listing = sorted(os.listdir(tmp_path))
-    with pytest.raises(UserError, match="zoom did not write"):
+    with pytest.raises(UserError) as refused:
         zooming.save(zoom(), tmp_path)
+    named = {"folder with a user's file": "notes.txt", "folder without zoom.json": "strip.png"}.get(kind, folder.name)
+    assert str(refused.value) == f"{folder} exists and holds files edujax zoom did not write ({named}): move it away"
     assert sorted(os.listdir(tmp_path)) == listing and os.path.lexists(folder)
     assert os.listdir(earlier) == [ZOOM_JSON]
 
@@ -203,3 +207,24 @@ def test_one_check_for_every_kind_of_folder(tmp_path, holds, only):
                 "damaged": False, "with_notes": only is None}
     for name, want in expected.items():
         assert files.is_ours(tmp_path / name, holds=holds, only=only) is want, name
+
+
+def test_a_refusal_names_what_is_in_the_way(tmp_path):
+    """`files.foreign`: the names beside the ones a folder may hold, sorted; all of them when none is foreign (the
+    marking file is missing or damaged); the path's own name when it is no real folder."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for name in ("z.txt", DATA, "a.txt", MAP):
+        (folder / name).write_text("x")
+    assert files.foreign(folder, (DATA, MAP)) == ["a.txt", "z.txt"]
+    assert files.foreign(folder, (DATA, MAP, "a.txt", "z.txt")) == sorted([DATA, MAP, "a.txt", "z.txt"])
+    (tmp_path / "link").symlink_to(folder, target_is_directory=True)
+    assert files.foreign(tmp_path / "link", (DATA,)) == ["link"]
+    assert files.foreign(folder / "a.txt", (DATA,)) == ["a.txt"]
+    many = tmp_path / "cmp"
+    many.mkdir()
+    for name in "edcba":
+        (many / f"{name}.txt").write_text("x")
+    with pytest.raises(UserError) as refused:  # the message names the first three
+        compare.write(Comparison(a=None, b=None), many)
+    assert "(a.txt, b.txt, c.txt)" in str(refused.value)
