@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--seed", type=int, default=0, help="base PRNG seed (default: 0)")
     run.add_argument("--x64", action="store_true", help="run in float64 (default: the experiment's precision)")
-    run.add_argument("--records", type=positive, help="record points per run (default: the experiment's, 25 unless it says)")
+    run.add_argument("--records", type=positive,
+                     help="record points per run (default: the experiment's, 25 unless it says)")
     run.add_argument("--chunk-size", type=positive,
                      help="run this many settings at once (default: as many as fit --max-memory)")
     run.add_argument("--max-memory", metavar="SIZE",

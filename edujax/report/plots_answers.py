@@ -53,7 +53,8 @@ def shares_figure(result, title: str | None = None) -> Figure:
     patches = [Patch(color=result.outcome_colors[o], label=f"{o} ({n / total:.0%})") for o, n in result.counts.items()
                if n]
     fig.legend(handles=patches, loc="outside right center", frameon=False)
-    fig.suptitle(title or f"{result.experiment}: outcome shares after {result.steps} steps, {total:,} runs", fontsize=11)
+    fig.suptitle(title or f"{result.experiment}: outcome shares after {result.steps} steps, {total:,} runs",
+                 fontsize=11)
     return fig
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from edujax.core.outcomes import (
-    CONVERGED, DIVERGED, LOCAL_MIN, NOISE_FLOOR, OSCILLATING, SLOW, STALLED, Criteria, _assess, _noisy_outcome, _trend, classify,
-    reach_step,
+    CONVERGED, DIVERGED, LOCAL_MIN, NOISE_FLOOR, OSCILLATING, SLOW, STALLED, Criteria, _assess, _noisy_outcome,
+    _trend, classify, reach_step,
 )
 
 EPS = float(np.finfo(np.float32).eps)

@@ -444,7 +444,8 @@ def test_seeds_give_probabilities_and_a_1d_sweep_gives_curves(loaded):
         k = int(converged[i, j])
         lo, hi = wilson_interval(k, 3)
         hover(tab, "mixed", i, j)
-        assert f"P(converged): {k / 3:.2f} [{float(lo):.2f}, {float(hi):.2f}] (95 % Wilson; {k} of 3)" in tip(tab, "mixed")
+        expected = f"P(converged): {k / 3:.2f} [{float(lo):.2f}, {float(hi):.2f}] (95 % Wilson; {k} of 3)"
+        assert expected in tip(tab, "mixed")
         ends = {0: "rgb(68,1,84)", 3: "rgb(253,231,37)"}  # viridis at 0 and 1
         if k in ends:
             assert tab.evaluate(f"{api}.colorAt({i}, {j}))") == ends[k]

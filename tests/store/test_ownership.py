@@ -132,9 +132,10 @@ def comparison_target(tmp_path, kind):
     return out
 
 
-@pytest.mark.parametrize("kind, named", [("plain file", "cmp"), ("folder with a user's file", "notes.txt"),
-                                         ("folder without comparison.json", MAP), ("symlink to a user's folder", "cmp"),
-                                         ("symlink to a user's file", "cmp"), ("symlink to an earlier comparison", "cmp")])
+@pytest.mark.parametrize("kind, named", [
+    ("plain file", "cmp"), ("folder with a user's file", "notes.txt"), ("folder without comparison.json", MAP),
+    ("symlink to a user's folder", "cmp"), ("symlink to a user's file", "cmp"),
+    ("symlink to an earlier comparison", "cmp")])
 def test_compare_never_replaces_what_it_did_not_write(tmp_path, kind, named):
     """`compare.write` refuses (one line, naming what is in the way) before drawing anything, and the path is
     untouched: a link to an earlier comparison is neither replaced by a real folder nor left behind as a stray
@@ -143,7 +144,8 @@ def test_compare_never_replaces_what_it_did_not_write(tmp_path, kind, named):
     listing = sorted(os.listdir(tmp_path))
     with pytest.raises(UserError) as refused:
         compare.write(Comparison(a=None, b=None), out)
-    assert str(refused.value) == f"{out} exists and holds files edujax compare did not write ({named}): name a new folder"
+    assert str(refused.value) == (f"{out} exists and holds files edujax compare did not write ({named}): "
+                                  "name a new folder")
     assert sorted(os.listdir(tmp_path)) == listing
     assert os.path.lexists(out) and os.path.islink(out) == kind.startswith("symlink")
 
