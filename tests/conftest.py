@@ -41,7 +41,7 @@ MUTATE_TESTS = {
     "edujax.core.experiment": ("core/test_experiment.py",),
     "edujax.store.files": ("store/test_ownership.py", "store/test_atomic.py", "store/test_result.py"),
     "edujax.store.result": ("store/test_result.py", "store/test_state_roundtrip.py"),
-    "edujax.runner.chunks": ("runner/test_resume.py",),
+    "edujax.runner.chunks": ("runner/test_chunks.py", "runner/test_resume.py"),
     "edujax.runner.trace": ("runner/test_record_plan.py",),
     "edujax.runner.devices": ("runner/test_devices.py",),
     "edujax.app.cli": ("app/test_cli.py", "core/test_grid.py"),
