@@ -101,15 +101,14 @@ def _lower(experiment, plan, batch, signature, mesh, dtype, judged, keep_state, 
 
 
 def checkpoint_folder(root: Path, experiment: Experiment, plan: RecordPlan, columns, seed: int, chunk: int,
-                      kept: tuple, program: str = "") -> Path:
+                      kept_rows, program: str) -> Path:
     """Where finished chunks of exactly this sweep are kept, named by a digest of
     everything that determines their numbers (`program`: the compiled program's `program_digest`)."""
     digest = hashlib.sha256(repr((experiment.name, plan, experiment.criteria, experiment.global_min, seed, chunk,
                                   jax.device_count(), jax.config.jax_enable_x64, program)).encode())
     for name in sorted(columns):
         digest.update(name.encode() + columns[name].tobytes())
-    for index in kept:
-        digest.update(index.tobytes())
+    digest.update(np.asarray(kept_rows, np.int64).tobytes())
     return Path(root) / f"{experiment.name}-{digest.hexdigest()[:16]}"
 
 
@@ -162,12 +161,10 @@ def run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept_
                                                       chunk_size, max_memory)
     compile_s = time.perf_counter() - start  # ~0 when the executable is cached
     resumable = checkpoint is not None and n > chunk  # one chunk: nothing to skip on a rerun
-    kept_key = (kept_rows,) if len(kept_rows) < n else ()
-    folder = None
-    if resumable:  # keyed by the program too: the same name and inputs from edited code are another sweep
-        program = program_digest(experiment, plan, chunk, column_signature(columns), mesh, dtype, judged, keep_state,
-                                 block)
-        folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_key, program)
+    # keyed by the program too: the same name and inputs from edited code are another sweep
+    folder = checkpoint_folder(checkpoint, experiment, plan, columns, seed, chunk, kept_rows,
+                               program_digest(experiment, plan, chunk, column_signature(columns), mesh, dtype, judged,
+                                              keep_state, block)) if resumable else None
     key, sharding = jax.random.key(seed), devices.row_sharding(mesh)
     f_star = np.asarray(0.0 if global_min is None else global_min, dtype)
     shapes = compiled.out_info

@@ -7,6 +7,7 @@ import re
 import jax
 import numpy as np
 import optax
+import pytest
 
 import edujax as ej
 from edujax.core.outcomes import CONVERGED, DIVERGED
@@ -24,10 +25,10 @@ def bowl(f_star=0.0):
                        grid=ej.Grid(ej.logspace("learning_rate", 1e-2, 3.0, 8)), steps=STEPS, global_min=f_star)
 
 
-def columns(n):
+def columns(n, dtype="float32"):
     """n learning rates from 0.3 to 2.5 (converged below 2, diverged above), as the sweep hands them over."""
     grid = ej.Grid(ej.logspace("learning_rate", 0.3, 2.5, n))
-    return hparam_columns(bowl(), grid, np.float32)
+    return hparam_columns(bowl(), grid, np.dtype(dtype))
 
 
 def truth(learning_rate, steps=STEPS):
@@ -49,8 +50,8 @@ def chunk():
 
 
 def run(n, **options):
-    cols = columns(n)
     options = {"dtype": "float32", "chunk_size": chunk(), **options}
+    cols = columns(n, options["dtype"])
     out, stats = run_chunks(bowl(options.pop("f_star", 0.0)), RecordPlan.make(STEPS, 10), cols, 0, **options)
     return cols["learning_rate"], out, stats
 
@@ -69,10 +70,23 @@ def test_a_padded_last_chunk_and_kept_rows_put_every_number_in_its_place():
     np.testing.assert_array_equal(subset["runs"]["outcome"], out["runs"]["outcome"])
 
 
-def test_one_chunk_returns_its_rows_and_needs_no_checkpoint(tmp_path):
-    lr, out, stats = run(chunk() - 2, global_min=0.0, checkpoint=tmp_path, kept_rows=np.array([0, 3]))
+@pytest.mark.parametrize("less", [0, 2])
+def test_one_chunk_returns_its_rows_and_needs_no_checkpoint(tmp_path, less):
+    lr, out, stats = run(chunk() - less, global_min=0.0, checkpoint=tmp_path, kept_rows=np.array([0, 3]))
     assert stats["chunks"] == 1 and stats["checkpoint"] is None and list(tmp_path.iterdir()) == []
     np.testing.assert_allclose(out["kept"]["records"]["loss"][:, -1], truth(lr[[0, 3]]), rtol=2e-3, atol=1e-30)
+
+
+def test_a_memory_budget_sets_the_chunks_and_float64_needs_about_twice_the_bytes():
+    n = 3 * chunk()
+    _, _, free = run(n, global_min=0.0, chunk_size=None)
+    per_run = free["bytes_per_run_estimate"]
+    _, out, tight = run(n, global_min=0.0, chunk_size=None, max_memory=per_run * BATCH_MULTIPLE)
+    assert tight["chunks"] == 3 and tight["chunk_size"] == chunk() and free["chunks"] == 1
+    with jax.enable_x64(True):
+        _, out64, wide = run(n, global_min=0.0, chunk_size=None, dtype="float64")
+    assert out64["kept"]["records"]["loss"].dtype == np.float64 and out["kept"]["records"]["loss"].dtype == np.float32
+    assert 1.5 < wide["bytes_per_run_estimate"] / per_run <= 2
 
 
 def test_f_star_reaches_the_judgement():
