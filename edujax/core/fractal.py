@@ -77,8 +77,8 @@ def boundary(measure) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class BoxDimension:
     """The box-counting fit: `counts[i]` boxes of side `sizes[i]` cells hold boundary;
-    log N = intercept − dimension · log s. `dimension` is NaN when fewer than two
-    box sides found any boundary."""
+    log N = intercept − dimension · log s. `dimension` and `intercept` are NaN
+    when there is no boundary or only one box side."""
 
     dimension: float
     sizes: np.ndarray
@@ -130,10 +130,9 @@ def box_dimension(mask, sizes=None) -> BoxDimension:
         sizes = 2 ** np.arange(int(round(np.log2(max(min(mask.shape) / 4, 1)))) + 1)  # 255 cells: 1 … 64
     sizes = np.asarray(sizes, np.int64)
     counts = box_counts(mask, sizes)
-    seen = counts > 0
-    if seen.sum() < 2:
+    if len(sizes) < 2 or not mask.any():  # one box side, or no boundary (no box holds any): no slope to fit
         return BoxDimension(float("nan"), sizes, counts, float("nan"))
-    slope, intercept = np.polyfit(np.log(sizes[seen]), np.log(counts[seen]), 1)
+    slope, intercept = np.polyfit(np.log(sizes), np.log(counts), 1)
     return BoxDimension(float(-slope), sizes, counts, float(intercept))
 
 

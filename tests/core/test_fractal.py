@@ -154,3 +154,13 @@ def test_the_nearest_boundary_block_on_a_map_that_is_not_symmetric():
     measure[:, 3] = 1.0  # a vertical border between columns 2 and 3: block centres (i + 0.5, 2.5)
     assert fractal.nearest_boundary_cell(measure, (4.0, 0.0)) == (3.5, 2.5)
     assert fractal.nearest_boundary_cell(measure, (0.0, 3.0)) == (0.5, 2.5)
+
+
+def test_two_box_sides_are_enough_for_a_fit_and_one_or_none_is_not():
+    fit = fractal.box_dimension(np.eye(8, dtype=bool))  # sides 1 and 2 (a quarter of 8)
+    assert fit.sizes.tolist() == [1, 2] and fit.counts.tolist() == [8, 4]
+    assert fit.dimension == pytest.approx(1.0) and fit.intercept == pytest.approx(np.log(8))
+    single = fractal.box_dimension(np.eye(4, dtype=bool))  # a 4 × 4 map: side 1 only
+    assert single.sizes.tolist() == [1] and np.isnan(single.dimension) and np.isnan(single.intercept)
+    empty = fractal.box_dimension(np.zeros((64, 64), bool))
+    assert empty.counts.tolist() == [0] * 5 and np.isnan(empty.dimension) and np.isnan(empty.intercept)
