@@ -315,3 +315,15 @@ def test_the_at_option_reads_name_equals_value():
         with pytest.raises(UserError) as refused:
             cli.parse_at(spec)
         assert str(refused.value) == (f"--at {spec!r}: expected NAME=VALUE, e.g. nonlinearity=tanh or input_lr=10")
+
+
+def test_an_interrupted_command_says_so_in_one_line_and_exits_130(monkeypatch, capsys):
+    from edujax.app import pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run_all", interrupted)
+    assert main(["sweep", "quadratic", "--out", "/nonexistent/never-written"]) == 130
+    assert capsys.readouterr().err == ("edujax: interrupted; results written so far are complete, nothing else was "
+                                       "touched\n")

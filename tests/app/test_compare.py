@@ -4,6 +4,7 @@ import json
 import numpy as np
 import optax
 import pytest
+from PIL import Image
 
 import edujax as ej
 from edujax.app import cli
@@ -48,7 +49,11 @@ def test_the_cli_writes_the_map_and_table_and_refuses_mistakes(saved, capsys, tm
     assert "4 of 9 runs changed outcome" in printed and "converged → diverged 4" in printed
     data = json.loads((out / "comparison.json").read_text())
     assert data["changes"] == [{"from": "converged", "to": "diverged", "runs": 4}] and data["runs"] == 9
-    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    text = (out / "comparison.json").read_text()
+    assert text == json.dumps(data, indent=2)  # indented for people to read
+    with Image.open(out / "compare.png") as image:  # at the maps' resolution
+        assert image.format == "PNG"
+        assert image.info["dpi"] == pytest.approx((120, 120), abs=0.05)  # stored in dots per metre
     assert 'id="cmp-flat_vs_steep"' in (saved / "index.html").read_text()  # beside saved sweeps: on their page
     # its own output: redone
     assert cli.main(["compare", str(saved / "flat"), str(saved / "steep"), "--out", str(out)]) == 0

@@ -112,7 +112,7 @@ def comparison_target(tmp_path, kind):
         out.write_text("mine")
     elif kind == "folder with a user's file":
         out.mkdir()
-        (out / DATA).write_text("{}")
+        (out / DATA).write_text(json.dumps({"experiment": "quadratic"}))  # an earlier comparison's, and a user's file
         (out / "notes.txt").write_text("mine")
     elif kind == "folder without comparison.json":
         out.mkdir()
@@ -168,7 +168,7 @@ def test_zoom_never_replaces_what_it_did_not_write(tmp_path, kind):
         folder.write_text("mine")
     elif kind == "folder with a user's file":
         folder.mkdir()
-        (folder / ZOOM_JSON).write_text("{}")
+        (folder / ZOOM_JSON).write_text(json.dumps({"experiment": "quadratic"}))  # an earlier zoom's, and a user's file
         (folder / "notes.txt").write_text("mine")
     elif kind == "folder without zoom.json":
         folder.mkdir()
@@ -230,3 +230,12 @@ def test_a_refusal_names_what_is_in_the_way(tmp_path):
     with pytest.raises(UserError) as refused:  # the message names the first three
         compare.write(Comparison(a=None, b=None), many)
     assert "(a.txt, b.txt, c.txt)" in str(refused.value)
+    folder = tmp_path / zoom().name
+    folder.mkdir()
+    (folder / ZOOM_JSON).write_text(json.dumps({"experiment": "quadratic"}))
+    for name in "edcba":
+        (folder / f"{name}.txt").write_text("x")
+    with pytest.raises(UserError) as refused:
+        zooming.save(zoom(), tmp_path)
+    assert str(refused.value) == (f"{folder} exists and holds files edujax zoom did not write (a.txt, b.txt, c.txt): "
+                                  "move it away")
