@@ -7,6 +7,7 @@ import edujax as ej
 from edujax.core.experiment import Boundary
 from edujax.core.experiment import evaluate_boundaries
 
+
 def test_theory_boundaries_are_evaluated_over_the_other_axes():
     experiment = SimpleNamespace(defaults={"curvature": 4.0}, boundaries=[
         Boundary("2/λ", "learning_rate", lambda h: 2.0 / h["curvature"]),
@@ -26,3 +27,4 @@ def test_theory_boundaries_are_evaluated_over_the_other_axes():
     experiment.boundaries = [Boundary("λ", "learning_rate", lambda h: h["curvature"])]
     got = evaluate_boundaries(experiment, ej.Grid(ej.logspace("learning_rate", 0.1, 1.0, 2)))
     assert float(got[0]["value"]) == float(np.float32(0.1)) != 0.1
+    assert got[0]["value"].dtype == np.float64  # a float32 value is widened for drawing, like every boundary
