@@ -1,6 +1,7 @@
 """SweepResult round trip and atomic writes: every save/load test."""
 import json
 import os
+import zipfile
 
 import jax
 import numpy as np
@@ -28,16 +29,25 @@ def result(quadratic):
 
 
 def test_save_load_round_trip(result, tmp_path, quadratic):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / ".hidden").write_text("not listed")  # dot files are not the result's
+    (tmp_path / "r" / "heatmap.png").write_bytes(b"png")
     result.save(tmp_path / "r", figures={"heatmap.png": "the map"})
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["files"] == ["heatmap.png", "run.json", "summary.json", "sweep.npz"]
+    with zipfile.ZipFile(tmp_path / "r" / "sweep.npz") as archive:  # stored, not compressed: quick to write
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
     loaded = SweepResult.load(tmp_path / "r", quadratic)
     assert loaded.experiment == result.experiment and loaded.steps == result.steps
     assert [a.name for a in loaded.axes] == [a.name for a in result.axes]
     for a, b in zip(loaded.axes, result.axes):
         np.testing.assert_array_equal(a.values, b.values)
         assert (a.scale, a.columns, a.label) == (b.scale, b.columns, b.label)
-    for field in ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps"):
+    for field in ("outcome", "measure", "steps_to_go", "frozen", "loss", "hi", "lo", "record_steps",
+                  "steps_to_target"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(result, field))
-    for group in ("hparams", "final", "examples"):
+    assert result.steps_to_target is not None and loaded.outcome_colors == result.outcome_colors
+    for group in ("hparams", "final", "examples", "records"):
         assert getattr(loaded, group).keys() == getattr(result, group).keys()
         for k in getattr(result, group):
             for a, b in zip(jax.tree.leaves(getattr(loaded, group)[k]), jax.tree.leaves(getattr(result, group)[k])):
