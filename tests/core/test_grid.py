@@ -68,3 +68,57 @@ def test_the_grid_option_reads_start_then_stop():
     np.testing.assert_allclose(parse_axis("curvature=8:1:4:log", grid, {"curvature": 1.0}).values, [8, 4, 2, 1],
                                rtol=1e-6)
 
+
+
+def test_the_grid_option_keeps_labels_and_seeds_and_says_what_it_refuses():
+    from edujax.core.grid import parse_axis
+
+    grid = ej.Grid(ej.logspace("learning_rate", 1e-4, 1.0, 8, label="step size"), ej.seeds(4, name="seed"),
+                   ej.points("start", [(0.0, 1.0), (1.0, 0.0)], ("x0", "y0")))
+    lr = parse_axis("learning_rate=1e-3:1:4", grid, {})
+    assert (lr.name, lr.scale, lr.label, len(lr)) == ("learning_rate", "log", "step size", 4)
+    assert parse_axis("momentum=0:0.9:4", grid, {"momentum": 0.0}).label == ""
+    seed = parse_axis("seed=8", grid, {})
+    assert (seed.name, seed.scale, seed.values.tolist()) == ("seed", "seed", list(range(8)))
+    refusals = {
+        "learning_rate": "expected NAME=START:STOP:NUM",
+        "=1:2:3": "expected NAME=START:STOP:NUM",
+        "learning_rate==1:2:3": "START, STOP and NUM must be numbers",  # split at the first "="
+        "lr=1:2:3": "no hyperparameter 'lr' (axes: learning_rate, seed, start; other hyperparameters: momentum, c)",
+        "seed=8:9": "a seed axis takes a count, e.g. seed=8",
+        "seed=x": "a seed axis takes a count, e.g. seed=8",
+        "start=0:1:3": "axis 'start' lists explicit values and cannot be set from the command line",
+        "learning_rate=1:2": "expected NAME=START:STOP:NUM, optionally followed by :log or :linear",
+        "learning_rate=1:2:3:cubic": "expected NAME=START:STOP:NUM, optionally followed by :log or :linear",
+        "learning_rate=a:2:3": "START, STOP and NUM must be numbers",
+    }
+    for spec, message in refusals.items():
+        with pytest.raises(UserError) as refused:
+            parse_axis(spec, grid, {"momentum": 0.0, "c": 1.0})
+        assert str(refused.value) == f"--grid {spec!r}: {message}", spec
+    with pytest.raises(UserError) as refused:
+        parse_axis("lr=1:2:3", ej.Grid(ej.seeds(2)), {})
+    assert str(refused.value).endswith("(axes: seed; other hyperparameters: none)")
+
+
+def test_casting_a_grid_changes_float_axes_only():
+    grid = ej.Grid(ej.values("x", [0.1, 0.2]), ej.seeds(3), ej.choice("opt", ["sgd", "adam"]))
+    cast = grid.astype(np.float32)
+    assert cast.axes[0].values.dtype == np.float32 and cast.axes[0].values.tolist() == [np.float32(0.1),
+                                                                                       np.float32(0.2)]
+    assert cast.axes[1] is grid.axes[1] and cast.axes[2] is grid.axes[2]  # seeds and choices as they were
+    assert grid.axes[0].astype(np.float64) is grid.axes[0]  # already float64: the same axis
+    assert (cast.axes[0].name, cast.axes[0].scale) == ("x", grid.axes[0].scale)
+    assert [a.name for a in cast.axes] == ["x", "seed", "opt"]
+
+
+def test_axes_hold_float64_arrays_whatever_was_typed():
+    from edujax.core.grid import Axis
+
+    typed = Axis("x", [1, 2, 3])  # a list of ints
+    assert isinstance(typed.values, np.ndarray) and typed.values.tolist() == [1, 2, 3]
+    assert ej.values("x", [1, 2]).values.dtype == np.float64 and ej.values("x", [1, 2]).scale == "linear"
+    assert ej.points("p", [(1, 2), (3, 4)], ("a", "b")).values.dtype == np.float64
+    with pytest.raises(UserError) as refused:
+        ej.Grid()
+    assert str(refused.value) == "a grid needs at least one axis"
