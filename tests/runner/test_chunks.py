@@ -118,3 +118,21 @@ def test_timings_and_the_progress_bar(capsys):
     err = capsys.readouterr().err
     assert err.startswith("\rchunk_bowl:") and f"| 0/{n} [" in err and "settings/s]" in err
     assert err.endswith("\r")  # the bar is cleared when done (leave=False), not left in the log
+
+
+def test_the_stats_name_the_devices_and_the_block_each_device_loops_over():
+    """On a CPU each device runs its share of a chunk block after block (`memory.block_rows` runs a block) once
+    the share holds more than one block; a smaller share is one vmap (block 0)."""
+    from edujax.runner import devices
+    from edujax.runner.memory import block_rows
+    from edujax.runner.trace import column_signature
+
+    block = block_rows(bowl(), RecordPlan.make(STEPS, 10), column_signature(columns(1)), "float32",
+                       devices.grid_mesh())
+    assert block >= BATCH_MULTIPLE  # a CPU
+    n = 3 * block * jax.device_count()
+    lr, out, big = run(n, global_min=0.0, chunk_size=None)
+    assert big["devices"] == jax.device_count() and big["chunks"] == 1 and big["block"] == block
+    np.testing.assert_allclose(out["kept"]["records"]["loss"][::997, -1], truth(lr[::997]), rtol=2e-3, atol=1e-30)
+    _, _, small = run(2 * chunk(), global_min=0.0)
+    assert small["devices"] == jax.device_count() and small["block"] == 0
