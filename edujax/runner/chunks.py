@@ -182,10 +182,13 @@ def run_chunks(experiment, plan, columns, seed, *, dtype, global_min=None, kept_
             like = {"runs": _rows_like(shapes["runs"], valid), "kept": _rows_like(shapes["kept"], len(mine))}
             saved = folder / f"chunk-{index:05d}.npz" if folder else None
             part = _load_chunk(saved, like) if saved is not None and saved.exists() else None
-            if part is not None:  # only a sweep of several chunks is resumable: `merged` is there to fill
+            if part is not None:
                 resumed += 1
-                _place(merged["runs"], part["runs"], slice(lo, lo + valid))
-                _place(merged["kept"], part["kept"], slice(first_kept, last_kept))
+                if merged is None:
+                    merged = part
+                else:
+                    _place(merged["runs"], part["runs"], slice(lo, lo + valid))
+                    _place(merged["kept"], part["kept"], slice(first_kept, last_kept))
             else:
                 rows = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad by repeating the last row
                 out = devices.to_host(compiled(devices.put_rows(columns, rows, sharding), key, f_star))
