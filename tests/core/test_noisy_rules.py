@@ -147,3 +147,21 @@ def test_reach_step_at_records_and_inside_windows():
     np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 3.0, higher=True)), [0.0, 0.0, 20.0])
     np.testing.assert_array_equal(np.asarray(reach_step(values[:, :1], steps[:1], 100.0, higher=True)),
                                   [np.nan] * 3)
+
+
+def test_reach_step_over_a_grid_of_runs_and_in_float64_sweeps():
+    """Runs along two grid axes (values (2, 2, R + 1)); a window whose lowest value equals the target reached it;
+    the steps come back as float32 (NaN: never) whatever the precision, against a target rounded to the values'."""
+    steps = np.array([0, 10, 20, 30])
+    values = np.array([[[8.0, 4.0, 2.0, 1.0], [8.0, 8.0, 8.0, 8.0]],
+                       [[3.0, 3.0, 3.0, 0.5], [1.0, 1.0, 1.0, 1.0]]])
+    lo = np.array([[[4.0, 2.0, 1.0], [8.0, 2.5, 8.0]],
+                   [[3.0, 3.0, 0.5], [1.0, 1.0, 1.0]]])
+    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5)), [[20.0, np.nan], [30.0, 0.0]])
+    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5, lo=lo)), [[20.0, 20.0], [30.0, 0.0]])
+    import jax
+
+    with jax.enable_x64(True):
+        tenth = np.full((1, 2), np.float32(0.1))  # float32 values at the float32 nearest 0.1, above 0.1 itself
+        got = reach_step(tenth, np.array([0, 5]), 0.1)
+        assert got.dtype == np.float32 and np.asarray(got).tolist() == [0.0]
