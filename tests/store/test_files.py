@@ -138,3 +138,20 @@ def test_swapping_in_carries_the_users_files_folders_and_links_over_as_they_were
     assert (final / "paper.pdf").is_symlink() and os.readlink(final / "paper.pdf") == str(tmp_path / "elsewhere"
                                                                                           / "big.bin")
     assert sorted(os.listdir(tmp_path)) == ["elsewhere", "result"]  # no staging or old folder left
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("mine")
+    for out, where in ((tmp_path / "a_file", "exists and is not a folder"),
+                       (tmp_path / "a_file" / "sub" / "results", f"{tmp_path / 'a_file'} is a file, not a folder")):
+        with pytest.raises(UserError) as refused:
+            files.check_writable(out)
+        assert str(refused.value) == f"--out {out}: {where}"
+    files.check_writable(tmp_path / "new" / "results")  # missing folders are made later: fine
+    files.check_writable(tmp_path)
+    # a folder this user may not write in (faked: root may write anywhere)
+    monkeypatch.setattr(os, "access", lambda path, mode: not (str(path) == str(tmp_path) and mode & os.W_OK))
+    with pytest.raises(UserError) as refused:
+        files.check_writable(tmp_path / "new" / "results")
+    assert str(refused.value) == (f"--out {tmp_path / 'new' / 'results'}: cannot write in {tmp_path} "
+                                  "(read-only, or not yours)")

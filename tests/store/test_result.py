@@ -1,4 +1,5 @@
 """SweepResult round trip and atomic writes: every save/load test."""
+import io
 import json
 import os
 import zipfile
@@ -312,3 +313,26 @@ def test_small_contracts_of_axes_grids_and_saved_results(tmp_path):
     folder = result.save(tmp_path / "new" / "nested")  # parents are made
     assert (folder / "summary.json").read_text().startswith('{\n  "experiment": "unit",\n  "grid": [\n    {\n')
     assert SweepResult.load(folder).outcome_names == (*OUTCOMES, "collapsed")
+
+
+def test_a_result_loads_without_its_run_log_and_refuses_arrays_that_do_not_fit(tmp_path):
+    folder = hand_made_result().save(tmp_path / "r")
+    for run_log in ("[1, 2]", "{not json", None):  # a run log that is no JSON object, damaged, missing
+        if run_log is None:
+            (folder / "run.json").unlink()
+        else:
+            (folder / "run.json").write_text(run_log)
+        loaded = SweepResult.load(folder)
+        assert loaded.experiment == "unit" and "wall_s" not in loaded.info
+    good = (folder / "sweep.npz").read_bytes()
+    (folder / "sweep.npz").write_bytes(good[: len(good) // 2])
+    with pytest.raises(UserError) as refused:
+        SweepResult.load(folder)
+    assert "NoneType" not in str(refused.value) and "(BadZipFile: " in str(refused.value)
+    with np.load(io.BytesIO(good)) as npz:  # every array but the outcome codes
+        arrays = {k: npz[k] for k in npz.files if k != "outcome"}
+    np.savez(folder / "sweep.npz", **arrays)
+    with pytest.raises(UserError) as refused:
+        SweepResult.load(folder)
+    assert str(refused.value) == (f"{folder}: summary.json and sweep.npz do not fit together (KeyError: 'outcome'): "
+                                  "sweep that experiment again")
