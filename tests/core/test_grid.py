@@ -80,6 +80,12 @@ def test_the_grid_option_keeps_labels_and_seeds_and_says_what_it_refuses():
     assert parse_axis("momentum=0:0.9:4", grid, {"momentum": 0.0}).label == ""
     seed = parse_axis("seed=8", grid, {})
     assert (seed.name, seed.scale, seed.values.tolist()) == ("seed", "seed", list(range(8)))
+    init = parse_axis("init=3", ej.Grid(ej.seeds(2, name="init")), {})
+    assert (init.name, init.scale, len(init)) == ("init", "seed", 3)
+    with pytest.raises(UserError) as refused:
+        parse_axis("opt=0:1:2", ej.Grid(ej.choice("opt", ["sgd", "adam"])), {})
+    assert str(refused.value) == ("--grid 'opt=0:1:2': axis 'opt' lists explicit values and cannot be set from the "
+                                  "command line")
     refusals = {
         "learning_rate": "expected NAME=START:STOP:NUM",
         "=1:2:3": "expected NAME=START:STOP:NUM",
@@ -118,6 +124,7 @@ def test_axes_hold_float64_arrays_whatever_was_typed():
     typed = Axis("x", [1, 2, 3])  # a list of ints
     assert isinstance(typed.values, np.ndarray) and typed.values.tolist() == [1, 2, 3]
     assert ej.values("x", [1, 2]).values.dtype == np.float64 and ej.values("x", [1, 2]).scale == "linear"
+    assert ej.values("x", [1, 2]).label == "" and ej.values("x", [1, 2]).title == "x"
     assert ej.points("p", [(1, 2), (3, 4)], ("a", "b")).values.dtype == np.float64
     with pytest.raises(UserError) as refused:
         ej.Grid()
