@@ -154,14 +154,14 @@ def test_reach_step_over_a_grid_of_runs_and_in_float64_sweeps():
     the steps come back as float32 (NaN: never) whatever the precision, against a target rounded to the values'."""
     steps = np.array([0, 10, 20, 30])
     values = np.array([[[8.0, 4.0, 2.0, 1.0], [8.0, 8.0, 8.0, 8.0]],
-                       [[3.0, 3.0, 3.0, 0.5], [1.0, 1.0, 1.0, 1.0]]])
+                       [[3.0, 3.0, 3.0, 0.5], [9.0, 9.0, 9.0, 9.0]]])
     lo = np.array([[[4.0, 2.0, 1.0], [8.0, 2.5, 8.0]],
-                   [[3.0, 3.0, 0.5], [1.0, 1.0, 1.0]]])
-    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5)), [[20.0, np.nan], [30.0, 0.0]])
-    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5, lo=lo)), [[20.0, 20.0], [30.0, 0.0]])
+                   [[3.0, 3.0, 0.5], [9.0, 9.0, 9.0]]])  # the last run never gets there
+    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5)), [[20.0, np.nan], [30.0, np.nan]])
+    np.testing.assert_array_equal(np.asarray(reach_step(values, steps, 2.5, lo=lo)), [[20.0, 20.0], [30.0, np.nan]])
     import jax
 
     with jax.enable_x64(True):
         tenth = np.full((1, 2), np.float32(0.1))  # float32 values at the float32 nearest 0.1, above 0.1 itself
-        got = reach_step(tenth, np.array([0, 5]), 0.1)
+        got = reach_step(tenth, np.array([0, 5]), np.float64(0.1))  # a NumPy float64 target (not weakly typed)
         assert got.dtype == np.float32 and np.asarray(got).tolist() == [0.0]

@@ -136,3 +136,5 @@ def test_the_stats_name_the_devices_and_the_block_each_device_loops_over():
     np.testing.assert_allclose(out["kept"]["records"]["loss"][::997, -1], truth(lr[::997]), rtol=2e-3, atol=1e-30)
     _, _, small = run(2 * chunk(), global_min=0.0)
     assert small["devices"] == jax.device_count() and small["block"] == 0
+    _, _, one = run(block * jax.device_count(), global_min=0.0, chunk_size=block * jax.device_count())
+    assert one["block"] == 0  # a share of exactly one block: one vmap
