@@ -165,3 +165,13 @@ def test_reach_step_over_a_grid_of_runs_and_in_float64_sweeps():
         tenth = np.full((1, 2), np.float32(0.1))  # float32 values at the float32 nearest 0.1, above 0.1 itself
         got = reach_step(tenth, np.array([0, 5]), np.float64(0.1))  # a NumPy float64 target (not weakly typed)
         assert got.dtype == np.float32 and np.asarray(got).tolist() == [0.0]
+
+
+def test_the_noise_floor_has_its_colour_only_in_a_noisy_palette():
+    from edujax.core.outcomes import OUTCOMES, palette
+
+    assert list(palette(noisy=True)) == [*OUTCOMES, "noise_floor"] and list(palette()) == list(OUTCOMES)
+
+
+def test_the_final_part_is_at_most_half_the_windows():
+    assert [Criteria(window=0.5).final_windows(w) for w in (1, 2, 3, 4, 5)] == [1, 1, 1, 2, 2]
