@@ -32,8 +32,8 @@ def deflated_size(data: bytes, level: int) -> int:
 def test_write_npz_compresses_at_level_one_or_stores(tmp_path, compress):
     arrays = {"loss": np.linspace(0, 1, 5000).reshape(50, 100), "code": np.arange(300, dtype=np.int8) % 7}
     path = tmp_path / "a.npz"
-    with open(path, "wb") as f:
-        files.write_npz(f, arrays, label=("chunk.txt", "here/a.npz"), compress=compress)
+    with open(path, "wb") as f:  # compressed unless asked not to
+        files.write_npz(f, arrays, label=("chunk.txt", "here/a.npz"), **({} if compress else {"compress": False}))
     with np.load(path) as back:
         assert sorted(back.files) == ["chunk.txt", "code", "loss"]
         for name, array in arrays.items():
