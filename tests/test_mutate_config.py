@@ -25,8 +25,9 @@ def test_every_mutated_module_has_its_own_tests_in_mutmuts_selection():
 
 
 def test_a_mutant_runs_only_its_modules_tests():
-    items = [SimpleNamespace(nodeid=n) for n in ("tests/core/test_grid.py::test_a", "tests/core/test_fractal.py::test_b",
-                                                "tests/runner/test_resume.py::test_c[seed]")]
+    names = ("tests/core/test_grid.py::test_a", "tests/core/test_fractal.py::test_b",
+             "tests/runner/test_resume.py::test_c[seed]")
+    items = [SimpleNamespace(nodeid=n) for n in names]
     assert conftest.mutant_tests(items, "edujax.core.fractal.x_sides__mutmut_3") == [items[1]]
     assert conftest.mutant_tests(items, "edujax.runner.chunks.x_run_chunks__mutmut_12") == [items[2]]
     assert conftest.mutant_tests(items, "edujax.app.cli.x_main__mutmut_1") == [items[0]]  # --grid: core/test_grid
