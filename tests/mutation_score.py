@@ -1,7 +1,8 @@
 """The mutation score of `make mutate`: mutmut's verdicts on the mutants in scope, less the equivalent ones.
 
 Usage: python tests/mutation_score.py PATTERN...  (run after `mutmut run PATTERN...`, from the repository root).
-Prints the score per module (the dotted path before mutmut's function marker `.x_` or `.xǁ`), then overall.
+Prints the score per module (the dotted path before mutmut's function marker `.x_` or `.xǁ`), then overall, of the
+mutants that were run (a `make mutate MODULES=...` runs some; the others are counted as not run).
 A mutant is *equivalent* when no test can tell it from the original (listed with the reason in
 tests/mutation_equivalent.txt and in the README); the score is killed / (in scope − equivalent). A timeout counts
 as killed (the tests noticed: they hung), "no tests" and survivors count against the score.
@@ -24,6 +25,8 @@ def main(patterns):
         name, _, status = line.strip().rpartition(": ")
         if name and any(fnmatch.fnmatch(name, p) for p in patterns):
             verdicts[name] = status
+    unrun = Counter(module_of(name) for name, status in verdicts.items() if status == "not checked")
+    verdicts = {name: status for name, status in verdicts.items() if status != "not checked"}  # e.g. MODULES=
     equivalent = {line.split()[0] for line in EQUIVALENT.read_text().splitlines() if line.strip() and line[0] != "#"}
     judged = {name: status for name, status in verdicts.items() if name not in equivalent}
     tally = Counter(judged.values())
@@ -37,7 +40,9 @@ def main(patterns):
         equivalent = sum(module_of(name) == module for name in verdicts) - len(mine)
         score = caught / max(len(mine), 1)
         print(f"{module:28s} {caught:4d}/{len(mine):<4d} = {score:6.1%}  ({equivalent} equivalent)")
-    print(f"mutants in scope {len(verdicts)}, equivalent {len(verdicts) - len(judged)}, "
+    for module in sorted(unrun):
+        print(f"{module:28s} {unrun[module]} mutants not run")
+    print(f"mutants run {len(verdicts)}, equivalent {len(verdicts) - len(judged)}, "
           f"verdicts {dict(sorted(tally.items()))}")
     print(f"mutation score: {killed}/{len(judged)} = {killed / max(len(judged), 1):.1%} (equivalent mutants excluded)")
 
