@@ -1,9 +1,26 @@
 """Helpers the tests share (imported as `from helpers import ...`; tests/conftest.py puts this folder on the path)."""
+import json
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import optax
 
 import edujax as ej
+from edujax.runner.memory import BATCH_MULTIPLE
+
+
+def device_batch() -> int:
+    """The smallest chunk the runner makes: one batch on every device. Asked when a test runs, never at import:
+    JAX started at import makes `make mutate`'s fork server fork a process with XLA's threads, whose children
+    deadlock."""
+    return BATCH_MULTIPLE * jax.device_count()
+
+
+def assert_indented_json(path) -> None:
+    """`path` holds JSON indented by two spaces, for people to read."""
+    text = Path(path).read_text()
+    assert text == json.dumps(json.loads(text), indent=2), path
 
 
 def noisy_start_experiment(name="noisy_start"):

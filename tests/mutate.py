@@ -43,7 +43,6 @@ def main(modules):
     if unknown:
         print(f"unknown module {unknown[0]!r}: one of {', '.join(SCOPE)}", file=sys.stderr)
         return 2
-    mutmut = str(Path(sys.executable).with_name("mutmut"))
     cache = Path("mutants/.jax-cache").absolute()  # spares each mutant's process the compiles its tests already did
     env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
@@ -51,7 +50,7 @@ def main(modules):
     for module in modules or SCOPE:
         print(f"mutating {module} ...", flush=True)
         with open("mutants/run.log", "ab") as log:
-            done = subprocess.run([mutmut, "run", "--max-children", "2", *SCOPE[module]], stdout=log, stderr=log,
+            done = subprocess.run([mutation_score.MUTMUT, "run", "--max-children", "2", *SCOPE[module]], stdout=log, stderr=log,
                                   env=env)
         if done.returncode != 0:
             print(f"mutmut failed on {module}: see mutants/run.log", file=sys.stderr)

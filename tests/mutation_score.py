@@ -15,10 +15,11 @@ from collections import Counter
 from pathlib import Path
 
 EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
+MUTMUT = str(Path(sys.executable).with_name("mutmut"))  # the one in this virtualenv
 
 
 def main(patterns):
-    lines = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "results", "--all", "true"],
+    lines = subprocess.run([MUTMUT, "results", "--all", "true"],
                            capture_output=True, text=True, check=True).stdout.splitlines()
     verdicts = {}
     for line in lines:

@@ -8,6 +8,7 @@ from PIL import Image
 
 import edujax as ej
 from edujax.app import cli
+from helpers import assert_indented_json
 
 # Gradient descent on ½·c·x² multiplies x by (1 − lr·c) each step: it converges iff lr·c < 2. These learning rates
 # stay clear of both limits (c = 1: 2, c = 4: 0.5) and converge fast enough when stable: |1 − lr·c| ≤ 0.9.
@@ -49,8 +50,7 @@ def test_the_cli_writes_the_map_and_table_and_refuses_mistakes(saved, capsys, tm
     assert "4 of 9 runs changed outcome" in printed and "converged → diverged 4" in printed
     data = json.loads((out / "comparison.json").read_text())
     assert data["changes"] == [{"from": "converged", "to": "diverged", "runs": 4}] and data["runs"] == 9
-    text = (out / "comparison.json").read_text()
-    assert text == json.dumps(data, indent=2)  # indented for people to read
+    assert_indented_json(out / "comparison.json")
     with Image.open(out / "compare.png") as image:  # at the maps' resolution
         assert image.format == "PNG"
         assert image.info["dpi"] == pytest.approx((120, 120), abs=0.05)  # stored in dots per metre

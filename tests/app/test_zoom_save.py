@@ -10,6 +10,7 @@ from edujax.app import zoom as zooming
 from edujax.core import fractal
 from edujax.core.grid import linspace
 from edujax.store.zoom import MEASURES, WRITTEN, ZOOM_JSON, Frame, Zoom
+from helpers import assert_indented_json
 
 
 def frame(column: int, center, width) -> Frame:
@@ -43,9 +44,8 @@ def test_a_zoom_folder_holds_every_frame_its_arrays_and_a_readable_summary(tmp_p
         for i, f in enumerate(zoom.frames):
             np.testing.assert_array_equal(arrays[f"measure/{i}"], f.measure)
             np.testing.assert_array_equal(arrays[f"side/{i}"], f.side)
-    text = (folder / ZOOM_JSON).read_text()
-    data = json.loads(text)
-    assert text == json.dumps(data, indent=2)  # indented for people to read
+    assert_indented_json(folder / ZOOM_JSON)
+    data = json.loads((folder / ZOOM_JSON).read_text())
     assert (data["experiment"], data["factor"], data["steps"], data["precision"], data["border"]) == \
         ("quadratic", 4.0, 10, "float32", "measure")
     assert data["fixed"] == {"nonlinearity": "tanh"} and data["followed_boundary"] == [True, False]

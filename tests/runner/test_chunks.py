@@ -15,6 +15,7 @@ from edujax.runner.chunks import run_chunks
 from edujax.runner.memory import BATCH_MULTIPLE
 from edujax.runner.sweep import hparam_columns
 from edujax.runner.trace import RecordPlan
+from helpers import device_batch
 
 STEPS, X0 = 40, 3.0
 
@@ -45,26 +46,22 @@ def expected_outcomes(lr, outcome):
     np.testing.assert_array_equal(outcome[clear], np.where(lr[clear] > 2, DIVERGED, CONVERGED))
 
 
-def chunk():
-    return BATCH_MULTIPLE * jax.device_count()
-
-
 def run(n, **options):
-    options = {"dtype": "float32", "chunk_size": chunk(), **options}
+    options = {"dtype": "float32", "chunk_size": device_batch(), **options}
     cols = columns(n, options["dtype"])
     out, stats = run_chunks(bowl(options.pop("f_star", 0.0)), RecordPlan.make(STEPS, 10), cols, 0, **options)
     return cols["learning_rate"], out, stats
 
 
 def test_a_padded_last_chunk_and_kept_rows_put_every_number_in_its_place():
-    n = 2 * chunk() + 3  # two full chunks and a padded one
+    n = 2 * device_batch() + 3  # two full chunks and a padded one
     lr, out, stats = run(n, global_min=0.0)
-    assert stats["chunks"] == 3 and stats["chunk_size"] == chunk() and stats["resumed_chunks"] == 0
+    assert stats["chunks"] == 3 and stats["chunk_size"] == device_batch() and stats["resumed_chunks"] == 0
     assert out["runs"]["outcome"].shape == (n,)
     final = out["kept"]["records"]["loss"][:, -1]
     np.testing.assert_allclose(final, truth(lr), rtol=2e-3, atol=1e-30)  # every row kept by default, in order
     expected_outcomes(lr, out["runs"]["outcome"])
-    kept = np.array([1, chunk() - 1, chunk(), 2 * chunk() + 2])  # rows in every chunk, the padded one's last
+    kept = np.array([1, device_batch() - 1, device_batch(), 2 * device_batch() + 2])  # rows in every chunk, the padded one's last
     _, subset, _ = run(n, global_min=0.0, kept_rows=kept)
     np.testing.assert_array_equal(subset["kept"]["records"]["loss"], out["kept"]["records"]["loss"][kept])
     np.testing.assert_array_equal(subset["runs"]["outcome"], out["runs"]["outcome"])
@@ -72,17 +69,17 @@ def test_a_padded_last_chunk_and_kept_rows_put_every_number_in_its_place():
 
 @pytest.mark.parametrize("less", [0, 2])
 def test_one_chunk_returns_its_rows_and_needs_no_checkpoint(tmp_path, less):
-    lr, out, stats = run(chunk() - less, global_min=0.0, checkpoint=tmp_path, kept_rows=np.array([0, 3]))
+    lr, out, stats = run(device_batch() - less, global_min=0.0, checkpoint=tmp_path, kept_rows=np.array([0, 3]))
     assert stats["chunks"] == 1 and stats["checkpoint"] is None and list(tmp_path.iterdir()) == []
     np.testing.assert_allclose(out["kept"]["records"]["loss"][:, -1], truth(lr[[0, 3]]), rtol=2e-3, atol=1e-30)
 
 
 def test_a_memory_budget_sets_the_chunks_and_float64_needs_about_twice_the_bytes():
-    n = 3 * chunk()
+    n = 3 * device_batch()
     _, _, free = run(n, global_min=0.0, chunk_size=None)
     per_run = free["bytes_per_run_estimate"]
     _, out, tight = run(n, global_min=0.0, chunk_size=None, max_memory=per_run * BATCH_MULTIPLE)
-    assert tight["chunks"] == 3 and tight["chunk_size"] == chunk() and free["chunks"] == 1
+    assert tight["chunks"] == 3 and tight["chunk_size"] == device_batch() and free["chunks"] == 1
     with jax.enable_x64(True):
         _, out64, wide = run(n, global_min=0.0, chunk_size=None, dtype="float64")
     assert out64["kept"]["records"]["loss"].dtype == np.float64 and out["kept"]["records"]["loss"].dtype == np.float32
@@ -91,13 +88,13 @@ def test_a_memory_budget_sets_the_chunks_and_float64_needs_about_twice_the_bytes
 
 def test_f_star_reaches_the_judgement():
     """With f* = 5 the losses sit 5 above the gaps: judged against f* = 0 nothing would converge."""
-    lr, out, _ = run(chunk(), global_min=5.0, f_star=5.0)
+    lr, out, _ = run(device_batch(), global_min=5.0, f_star=5.0)
     np.testing.assert_allclose(out["kept"]["records"]["loss"][:, -1], 5.0 + truth(lr), rtol=1e-5)
     expected_outcomes(lr, out["runs"]["outcome"])
 
 
 def test_the_checkpoint_folder_is_keyed_by_the_kept_rows_and_the_state(tmp_path):
-    n = 2 * chunk()
+    n = 2 * device_batch()
     _, _, every = run(n, global_min=0.0, checkpoint=tmp_path)
     name = every["checkpoint"].rpartition("/")[2]
     assert re.fullmatch(r"chunk_bowl-[0-9a-f]{16}", name), name
@@ -110,7 +107,7 @@ def test_the_checkpoint_folder_is_keyed_by_the_kept_rows_and_the_state(tmp_path)
 
 
 def test_timings_and_the_progress_bar(capsys):
-    n = 2 * chunk()
+    n = 2 * device_batch()
     _, _, quiet = run(n, global_min=0.0)
     assert capsys.readouterr().err == ""  # no bar unless asked
     assert 0 <= quiet["compile_s"] < 600 and 0 <= quiet["run_s"] < 600
@@ -134,7 +131,7 @@ def test_the_stats_name_the_devices_and_the_block_each_device_loops_over():
     lr, out, big = run(n, global_min=0.0, chunk_size=None)
     assert big["devices"] == jax.device_count() and big["chunks"] == 1 and big["block"] == block
     np.testing.assert_allclose(out["kept"]["records"]["loss"][::997, -1], truth(lr[::997]), rtol=2e-3, atol=1e-30)
-    _, _, small = run(2 * chunk(), global_min=0.0)
+    _, _, small = run(2 * device_batch(), global_min=0.0)
     assert small["devices"] == jax.device_count() and small["block"] == 0
     _, _, one = run(block * jax.device_count(), global_min=0.0, chunk_size=block * jax.device_count())
     assert one["block"] == 0  # a share of exactly one block: one vmap

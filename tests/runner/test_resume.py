@@ -13,20 +13,16 @@ import optax
 import pytest
 
 import edujax as ej
-from edujax.runner.memory import BATCH_MULTIPLE
 from edujax.core.outcomes import Criteria
+from helpers import device_batch
 
 STEPS = 30
 
 
-def chunk_size():
-    """One chunk per device batch; asked when a test runs: JAX started at import makes `make mutate`'s fork server
-    fork a process with XLA's threads, whose children deadlock."""
-    return BATCH_MULTIPLE * jax.device_count()
-
-
 def runs():
-    return 2 * chunk_size()  # two chunks on any number of CPU devices
+    return 2 * device_batch()  # two chunks on any number of CPU devices
+
+
 SOURCE = '''
 import jax, optax
 import edujax as ej
@@ -68,7 +64,7 @@ def closed_form_final_loss(learning_rate, seed, steps, curvature=1.0, precision=
 
 def sweep(experiment, checkpoint=None, **settings):
     settings = {"steps": STEPS, **settings}
-    return ej.sweep(experiment, settings.pop("grid", None), settings.pop("steps"), chunk_size=chunk_size(),
+    return ej.sweep(experiment, settings.pop("grid", None), settings.pop("steps"), chunk_size=device_batch(),
                     checkpoint=checkpoint, examples_per_outcome=0, **settings)
 
 

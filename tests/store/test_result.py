@@ -14,6 +14,7 @@ from edujax.core import grid
 from edujax.core.outcomes import OUTCOMES, palette
 from edujax.store.files import atomic_dir, atomic_write
 from edujax.store.result import SweepResult, restore_state, storable
+from helpers import assert_indented_json
 
 
 def closed_form_final_loss(learning_rate, angle_deg, steps):
@@ -35,9 +36,8 @@ def test_save_load_round_trip(result, tmp_path, quadratic):
     (tmp_path / "r" / "heatmap.png").write_bytes(b"png")
     result.save(tmp_path / "r", figures={"heatmap.png": "the map"})
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    for name in ("summary.json", "run.json"):  # indented for people to read
-        text = (tmp_path / "r" / name).read_text()
-        assert text == json.dumps(json.loads(text), indent=2)
+    for name in ("summary.json", "run.json"):
+        assert_indented_json(tmp_path / "r" / name)
     assert summary["files"] == ["heatmap.png", "run.json", "summary.json", "sweep.npz"]
     with zipfile.ZipFile(tmp_path / "r" / "sweep.npz") as archive:  # stored, not compressed: quick to write
         assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
@@ -220,9 +220,8 @@ def test_a_saved_result_holds_the_numbers_written_and_a_summary_of_them(tmp_path
     assert sorted(os.listdir(tmp_path / "r")) == ["run.json", "summary.json", "sweep.npz"]
     assert json.loads((tmp_path / "r" / "run.json").read_text()) == {"wall_s": 1.5}  # how this run went
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    for name in ("summary.json", "run.json"):  # indented for people to read
-        text = (tmp_path / "r" / name).read_text()
-        assert text == json.dumps(json.loads(text), indent=2)
+    for name in ("summary.json", "run.json"):
+        assert_indented_json(tmp_path / "r" / name)
     assert summary == {
         "experiment": "unit", "grid": [
             {"name": "learning_rate", "scale": "log", "size": 2, "columns": ["learning_rate"], "label": "lr",
