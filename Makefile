@@ -44,7 +44,8 @@ clean:
 
 # Mutation testing of the core (README, "Mutation testing"): mutmut plants one small bug at a time in the functions
 # tests/mutate.py lists, module by module, and runs that module's own tests on each; then the score per module.
-# `make mutate MODULES=edujax.core.fractal` (re)runs one module and keeps the others' verdicts.
+# `make mutate MODULES=edujax.core.fractal` (re)runs one module and keeps the others' verdicts (while
+# pyproject's [tool.mutmut] is unchanged: mutmut forgets them all when its configuration changes).
 MODULES ?=
 
 $(VENV)/.mutate: $(STAMP)
